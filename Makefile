@@ -1,0 +1,61 @@
+# Two commands matter: `make run` (embedded default: SQLite, in-process jobs, demo data) and
+# `make test` (real PostgreSQL, Redis, RQ worker, SMTP sink, Chromium; then SQLite too).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FLASK := $(BIN)/flask --app app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/crm_test
+PYTEST_ARGS ?=
+
+.PHONY: run test test-pg test-sqlite lint install translations worker bench db-upgrade init seed clean
+
+$(BIN)/.installed: requirements.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements.lock
+	touch $@
+
+install: $(BIN)/.installed
+
+translations: install
+	$(BIN)/pybabel compile -q -f -d translations
+
+db-upgrade: install
+	$(FLASK) db upgrade
+
+init: db-upgrade
+	$(FLASK) crm init
+
+seed: init
+	$(FLASK) crm seed-demo --if-empty
+
+run: translations seed
+	@$(FLASK) crm demo-logins
+	$(FLASK) crm serve --host $(HOST) --port $(PORT)
+
+test: translations
+	bash scripts/ensure-services.sh
+	$(MAKE) lint
+	$(MAKE) test-pg
+	$(MAKE) test-sqlite
+
+test-pg: install
+	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q $(PYTEST_ARGS) tests
+
+test-sqlite: install
+	$(BIN)/pytest -q $(PYTEST_ARGS) tests
+
+lint: install
+	$(BIN)/ruff check .
+
+worker: translations
+	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to use the RQ worker" && exit 1)
+	$(BIN)/python -m workflows.worker --cron & $(BIN)/python -m workflows.worker
+
+bench: translations
+	$(BIN)/python -m bench.pages
+
+clean:
+	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo

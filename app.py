@@ -1,0 +1,78 @@
+"""Application factory: the only place that wires extensions, views, the portal and jobs."""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask, redirect, url_for
+from flask_appbuilder import AppBuilder
+
+import config as config_module
+from crm.extensions import csrf, db, enable_sqlite_foreign_keys, migrate
+
+log = logging.getLogger(__name__)
+
+
+def _load_config(app: Flask, config: Any) -> None:
+    if config is None:
+        config = os.environ.get("CRM_CONFIG", "dev")
+    if isinstance(config, str):
+        config = config_module.CONFIGS[config]
+    if isinstance(config, Mapping):
+        app.config.from_object(config_module.CONFIGS[config.get("CRM_CONFIG", "test")])
+        app.config.update(config)
+    else:
+        app.config.from_object(config)
+    app.config.setdefault("JOBS_INLINE", not app.config.get("REDIS_URL"))
+    if not app.config.get("REDIS_URL"):
+        app.config["JOBS_INLINE"] = True
+
+
+def create_app(config: Any = None) -> Flask:
+    """Build the app. `config` is a Config class, a name ("dev", "test", "prod") or a dict of overrides."""
+    load_dotenv()
+    app = Flask(__name__, template_folder="crm/templates", static_folder="crm/static",
+                static_url_path="/static/crm")
+    _load_config(app, config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
+        os.makedirs(os.path.dirname(app.config["SQLALCHEMY_DATABASE_URI"][len("sqlite:///"):]), exist_ok=True)
+
+    import crm.models  # noqa: F401  (register every table before Alembic or FAB look)
+
+    db.init_app(app)
+    with app.app_context():
+        enable_sqlite_foreign_keys(db.engine)
+    # CSRF before FAB, so FAB can exempt its API blueprints.
+    csrf.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
+                     render_as_batch=True, compare_type=True)
+
+    from crm.formatting import register_template_filters
+    from crm.views import register_views
+
+    with app.app_context():
+        appbuilder = AppBuilder(update_perms=False)
+        appbuilder.init_app(app, db.session)
+        register_views(appbuilder)
+        from customer_portal import register_portal
+        register_portal(app, appbuilder)
+
+    register_template_filters(app)
+
+    from crm.cli import register_cli
+    register_cli(app)
+
+    from crm.web import register_web
+    register_web(app)
+
+    @app.route("/")
+    def root():
+        return redirect(url_for("portal.index"))
+
+    from workflows.queue import init_queue
+    init_queue(app)
+    return app

@@ -1,0 +1,100 @@
+"""Settings from environment variables; the defaults run with nothing else installed.
+
+Defaults are the embedded setup: SQLite in ./instance, jobs in-process, mail kept in the outbox.
+Production sets DATABASE_URL (PostgreSQL), REDIS_URL, SMTP_URL and SECRET_KEY.
+"""
+import os
+from datetime import timedelta
+from pathlib import Path
+
+from flask_appbuilder.const import AUTH_DB
+
+BASE_DIR = Path(__file__).resolve().parent
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-change-me")
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'crm.sqlite'}"
+    )
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RQ_QUEUE = os.environ.get("RQ_QUEUE", "crm")
+    SMTP_URL = os.environ.get("SMTP_URL") or None
+    MAIL_FROM = os.environ.get("MAIL_FROM", "ЛК Энергосбыт <noreply@energo.example>")
+    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8"))
+    OUTBOX_SWEEP_AFTER_SECONDS = int(os.environ.get("OUTBOX_SWEEP_AFTER_SECONDS", "120"))
+    STORAGE_URL = os.environ.get("STORAGE_URL", f"file://{BASE_DIR / 'instance' / 'files'}")
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+
+    # Flask-AppBuilder: Alembic owns the schema, our security manager extends the user.
+    APP_NAME = "Энергосбыт CRM"
+    FAB_CREATE_DB = False
+    FAB_SECURITY_MANAGER_CLASS = "crm.security.CrmSecurityManager"
+    FAB_ADD_SECURITY_API = False
+    FAB_API_SWAGGER_UI = True
+    AUTH_TYPE = AUTH_DB
+    AUTH_ROLE_ADMIN = "Admin"
+    AUTH_ROLE_PUBLIC = "Public"
+    AUTH_USER_REGISTRATION = False
+    FAB_BASE_TEMPLATE = "appbuilder/baselayout.html"
+    FAB_INDEX_VIEW = "crm.views.index.BackOfficeIndexView"
+
+    # Flask-Babel: Russian by default, English available.
+    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "ru")
+    BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Europe/Moscow")
+    BABEL_TRANSLATION_DIRECTORIES = "translations"
+    LANGUAGES = {
+        "ru": {"flag": "ru", "name": "Русский"},
+        "en": {"flag": "gb", "name": "English"},
+    }
+
+    WTF_CSRF_ENABLED = True
+    WTF_CSRF_TIME_LIMIT = None
+    RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    AUTH_RATE_LIMITED = True
+    AUTH_RATE_LIMIT = "10 per 20 second"
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_DURATION = timedelta(days=30)
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    MAX_CONTENT_LENGTH = 50 * 1024 * 1024
+
+    TESTING = False
+    JOBS_INLINE = not bool(REDIS_URL)
+
+
+class DevConfig(Config):
+    DEBUG = True
+
+
+class TestConfig(Config):
+    TESTING = True
+    SECRET_KEY = "test-secret"
+    WTF_CSRF_ENABLED = False
+    RATELIMIT_ENABLED = False
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    REDIS_URL = None
+    SMTP_URL = None
+    JOBS_INLINE = True
+
+
+class ProdConfig(Config):
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    PREFERRED_URL_SCHEME = "https"
+    HSTS = True
+
+
+CONFIGS = {"dev": DevConfig, "test": TestConfig, "prod": ProdConfig}

@@ -1,0 +1,1 @@
+"""The CRM: domain models, services, back office (Flask-AppBuilder) and billing API."""

@@ -1,0 +1,56 @@
+"""`flask crm …` commands: init (roles and permissions), seed-demo."""
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+crm_cli = AppGroup("crm", help="CRM administration commands.")
+
+
+@crm_cli.command("init")
+def init_command():
+    """Create FAB permissions and the staff and customer roles (run after `flask db upgrade`)."""
+    from crm.services.roles import sync_roles
+
+    sync_roles(current_app.appbuilder)
+    click.echo("Roles and permissions are up to date.")
+
+
+@crm_cli.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already has contracts.")
+def seed_demo_command(if_empty: bool):
+    """Load the demo data and demo logins."""
+    from crm.services.demo import seed_demo
+
+    created = seed_demo(only_if_empty=if_empty)
+    click.echo("Demo data loaded." if created else "Database already has data; demo not loaded.")
+
+
+@crm_cli.command("serve")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+def serve_command(host: str, port: int):
+    """Serve the app for development; without Redis, also run jobs and schedules in-process."""
+    from workflows.schedule import start_inprocess_scheduler
+
+    app = current_app._get_current_object()
+    if app.config["JOBS_INLINE"]:
+        start_inprocess_scheduler(app)
+    click.echo(f"Portal:      http://{host}:{port}/portal/")
+    click.echo(f"Back office: http://{host}:{port}/login/")
+    app.run(host=host, port=port, use_reloader=False, threaded=True)
+
+
+@crm_cli.command("demo-logins")
+def demo_logins_command():
+    """Print the demo logins (the README lists the same)."""
+    from crm.services.demo import DEMO_LOGINS
+
+    click.echo("Demo logins:")
+    for login, password, what in DEMO_LOGINS:
+        click.echo(f"  {login:<28} {password:<18} {what}")
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(crm_cli)

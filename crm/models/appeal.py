@@ -1,0 +1,149 @@
+"""Customer appeals: the appeal, its dialogue, attachments, events and drafts."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from flask_appbuilder.models.sqla import Model
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from crm import clock
+from crm.models.base import IdMixin
+from crm.models.types import UTCDateTime
+
+
+class Appeal(IdMixin, Model):
+    __tablename__ = "appeal"
+    __table_args__ = (
+        Index("ix_appeal_author_closed", "author_id", "closed_at"),
+        Index("ix_appeal_desk", "state_code", "branch_id", "assignee_id"),
+        Index("ix_appeal_sla_due", "sla_due_at"),
+        Index("ix_appeal_last_message", "last_message_at"),
+    )
+
+    number: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)
+    sequence: Mapped[int] = mapped_column(Integer, nullable=False)
+    author_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="RESTRICT"), nullable=False)
+    contract_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contract.id", ondelete="SET NULL"), index=True)
+    energy_object_id: Mapped[Optional[int]] = mapped_column(ForeignKey("energy_object.id", ondelete="SET NULL"))
+    branch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("branch.id", ondelete="SET NULL"))
+    topic_id: Mapped[int] = mapped_column(ForeignKey("appeal_topic.id", ondelete="RESTRICT"), nullable=False)
+    section_id: Mapped[int] = mapped_column(ForeignKey("appeal_topic.id", ondelete="RESTRICT"), nullable=False,
+                                            index=True)
+    subsection_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_topic.id", ondelete="RESTRICT"))
+    form_id: Mapped[Optional[int]] = mapped_column(ForeignKey("form_definition.id", ondelete="RESTRICT"))
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow_definition.id", ondelete="RESTRICT"),
+                                             nullable=False)
+    state_code: Mapped[str] = mapped_column(String(64), nullable=False)
+    channel: Mapped[str] = mapped_column(String(16), default="portal", nullable=False)
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    form_data: Mapped[Optional[dict]] = mapped_column(JSON)
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+    last_message_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+    state_entered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+    sla_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    escalated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    customer_unread: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    staff_unread: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+
+    author = relationship("CrmUser", foreign_keys=[author_id])
+    assignee = relationship("CrmUser", foreign_keys=[assignee_id])
+    contract = relationship("Contract")
+    energy_object = relationship("EnergyObject")
+    branch = relationship("Branch")
+    topic = relationship("AppealTopic", foreign_keys=[topic_id])
+    section = relationship("AppealTopic", foreign_keys=[section_id])
+    subsection = relationship("AppealTopic", foreign_keys=[subsection_id])
+    workflow = relationship("WorkflowDefinition")
+    form = relationship("FormDefinition")
+    messages = relationship("AppealMessage", back_populates="appeal", order_by="AppealMessage.created_at",
+                            cascade="all, delete-orphan")
+    events = relationship("AppealEvent", back_populates="appeal", order_by="AppealEvent.created_at",
+                          cascade="all, delete-orphan")
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class AppealMessage(IdMixin, Model):
+    """A public reply (either side) or an internal staff note the customer never sees."""
+
+    __tablename__ = "appeal_message"
+    __table_args__ = (Index("ix_appeal_message_appeal", "appeal_id", "created_at"),)
+
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id", ondelete="CASCADE"), nullable=False)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    from_staff: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+    # Documents sent by staff that the customer accepts or rejects (C13).
+    needs_decision: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    decision: Mapped[Optional[str]] = mapped_column(String(16))
+    decision_comment: Mapped[Optional[str]] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+
+    appeal = relationship("Appeal", back_populates="messages")
+    author = relationship("CrmUser")
+    attachments = relationship("AppealAttachment", back_populates="message")
+
+
+class AppealAttachment(IdMixin, Model):
+    __tablename__ = "appeal_attachment"
+
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id", ondelete="CASCADE"), nullable=False, index=True)
+    message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_message.id", ondelete="CASCADE"))
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(128), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(500), nullable=False)
+    uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+
+    message = relationship("AppealMessage", back_populates="attachments")
+
+
+class AppealEvent(IdMixin, Model):
+    """Every state change, assignment and escalation, written by the one transition function."""
+
+    __tablename__ = "appeal_event"
+
+    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id", ondelete="CASCADE"), nullable=False, index=True)
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    from_state: Mapped[Optional[str]] = mapped_column(String(64))
+    to_state: Mapped[Optional[str]] = mapped_column(String(64))
+    detail: Mapped[Optional[dict]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+
+    appeal = relationship("Appeal", back_populates="events")
+
+
+class AppealDraft(IdMixin, Model):
+    """An unsent appeal: the steps completed so far; it expires a month after its last save."""
+
+    __tablename__ = "appeal_draft"
+    __table_args__ = (Index("ix_appeal_draft_author", "author_id", "expires_at"),)
+
+    author_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    contract_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"))
+    section_id: Mapped[int] = mapped_column(ForeignKey("appeal_topic.id", ondelete="CASCADE"), nullable=False)
+    subsection_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_topic.id", ondelete="CASCADE"))
+    form_id: Mapped[Optional[int]] = mapped_column(ForeignKey("form_definition.id", ondelete="CASCADE"))
+    steps_completed: Mapped[int] = mapped_column(Integer, default=0, nullable=False)
+    form_data: Mapped[Optional[dict]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    contract = relationship("Contract")
+    section = relationship("AppealTopic", foreign_keys=[section_id])
+
+
+class CannedReply(IdMixin, Model):
+    __tablename__ = "canned_reply"
+
+    title: Mapped[str] = mapped_column(String(255), nullable=False)
+    body: Mapped[str] = mapped_column(Text, nullable=False)

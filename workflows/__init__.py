@@ -1,0 +1,1 @@
+"""Workflows, background jobs and the job queue."""

@@ -1,0 +1,25 @@
+"""Background jobs: thin wrappers that take ids and call a service (idempotent, safe to retry).
+
+They run inside an app context: the RQ worker (workflows/worker.py) preloads the app and keeps
+its context open; in-process mode runs them inside the caller's app.
+"""
+from __future__ import annotations
+
+from crm.extensions import db
+
+
+def deliver_email_job(outbox_id: int) -> str:
+    """Send one outbox e-mail."""
+    from crm.services import outbox
+
+    return outbox.deliver(outbox_id)
+
+
+def sweep_outbox_job() -> int:
+    """Re-enqueue outbox rows left pending or stuck."""
+    from crm.services import outbox
+
+    try:
+        return outbox.sweep()
+    finally:
+        db.session.remove()

@@ -1,0 +1,49 @@
+"""Periodic jobs: what runs every N seconds, for the RQ cron scheduler and the in-process thread."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from flask import Flask
+
+from workflows import jobs
+
+log = logging.getLogger(__name__)
+
+# (job, interval in seconds). Later issues add expiries, reminders and SLA escalation here.
+PERIODIC_JOBS = [
+    (jobs.sweep_outbox_job, 60),
+]
+
+
+def register_rq_cron(scheduler, queue_name: str) -> None:
+    """Register every periodic job on an rq.cron.CronScheduler."""
+    for func, interval in PERIODIC_JOBS:
+        scheduler.register(func, queue_name, interval=interval)
+
+
+def start_inprocess_scheduler(app: Flask, tick_seconds: float = 5.0) -> threading.Thread:
+    """For the embedded default (`make run`, no Redis): a daemon thread that runs periodic jobs
+    and the in-process delayed jobs."""
+    from workflows.queue import run_due
+
+    last_run = {func: 0.0 for func, _ in PERIODIC_JOBS}
+
+    def loop():
+        while True:
+            with app.app_context():
+                try:
+                    run_due()
+                    now = time.monotonic()
+                    for func, interval in PERIODIC_JOBS:
+                        if now - last_run[func] >= interval:
+                            last_run[func] = now
+                            func()
+                except Exception:
+                    log.exception("in-process scheduler tick failed")
+            time.sleep(tick_seconds)
+
+    thread = threading.Thread(target=loop, name="crm-scheduler", daemon=True)
+    thread.start()
+    return thread
