@@ -20,6 +20,7 @@ $(BIN)/.installed: requirements.lock
 install: $(BIN)/.installed
 
 translations: install
+	$(BIN)/python scripts/i18n.py
 	$(BIN)/pybabel compile -q -f -d translations
 
 db-upgrade: install
