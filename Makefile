@@ -21,7 +21,7 @@ install: $(BIN)/.installed
 
 translations: install
 	$(BIN)/python scripts/i18n.py
-	$(BIN)/pybabel compile -q -f -d translations
+	$(BIN)/pybabel -q compile -f -d translations
 
 db-upgrade: install
 	$(FLASK) db upgrade
