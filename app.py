@@ -7,11 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from dotenv import load_dotenv
-from flask import Flask, redirect, url_for
-from flask_appbuilder import AppBuilder
 
-import config as config_module
-from crm.extensions import csrf, db, enable_sqlite_foreign_keys, migrate
+load_dotenv()  # before config.py reads the environment
+
+from flask import Flask, redirect, url_for  # noqa: E402
+from flask_appbuilder import AppBuilder  # noqa: E402
+
+import config as config_module  # noqa: E402
+from crm.extensions import csrf, db, enable_sqlite_foreign_keys, migrate  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +36,6 @@ def _load_config(app: Flask, config: Any) -> None:
 
 def create_app(config: Any = None) -> Flask:
     """Build the app. `config` is a Config class, a name ("dev", "test", "prod") or a dict of overrides."""
-    load_dotenv()
     app = Flask(__name__, template_folder="crm/templates", static_folder="crm/static",
                 static_url_path="/static/crm")
     _load_config(app, config)

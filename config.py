@@ -12,28 +12,34 @@ from flask_appbuilder.const import AUTH_DB
 BASE_DIR = Path(__file__).resolve().parent
 
 
-def _env_bool(name: str, default: bool) -> bool:
+def _env(name: str, default: str | None = None) -> str | None:
+    """An environment variable, treating an empty value (as in .env.example) as unset."""
     value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 class Config:
-    SECRET_KEY = os.environ.get("SECRET_KEY", "dev-insecure-change-me")
-    SQLALCHEMY_DATABASE_URI = os.environ.get(
+    SECRET_KEY = _env("SECRET_KEY", "dev-insecure-change-me")
+    SQLALCHEMY_DATABASE_URI = _env(
         "DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'crm.sqlite'}"
     )
     SQLALCHEMY_TRACK_MODIFICATIONS = False
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
-    REDIS_URL = os.environ.get("REDIS_URL") or None
-    RQ_QUEUE = os.environ.get("RQ_QUEUE", "crm")
-    SMTP_URL = os.environ.get("SMTP_URL") or None
-    MAIL_FROM = os.environ.get("MAIL_FROM", "ЛК Энергосбыт <noreply@energo.example>")
-    OUTBOX_MAX_ATTEMPTS = int(os.environ.get("OUTBOX_MAX_ATTEMPTS", "8"))
-    OUTBOX_SWEEP_AFTER_SECONDS = int(os.environ.get("OUTBOX_SWEEP_AFTER_SECONDS", "120"))
-    STORAGE_URL = os.environ.get("STORAGE_URL", f"file://{BASE_DIR / 'instance' / 'files'}")
-    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    REDIS_URL = _env("REDIS_URL")
+    RQ_QUEUE = _env("RQ_QUEUE", "crm")
+    SMTP_URL = _env("SMTP_URL")
+    MAIL_FROM = _env("MAIL_FROM", "ЛК Энергосбыт <noreply@energo.example>")
+    OUTBOX_MAX_ATTEMPTS = int(_env("OUTBOX_MAX_ATTEMPTS", "8"))
+    OUTBOX_SWEEP_AFTER_SECONDS = int(_env("OUTBOX_SWEEP_AFTER_SECONDS", "120"))
+    STORAGE_URL = _env("STORAGE_URL", f"file://{BASE_DIR / 'instance' / 'files'}")
+    PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
 
     # Flask-AppBuilder: Alembic owns the schema, our security manager extends the user.
     APP_NAME = "Энергосбыт CRM"
@@ -49,8 +55,8 @@ class Config:
     FAB_INDEX_VIEW = "crm.views.index.BackOfficeIndexView"
 
     # Flask-Babel: Russian by default, English available.
-    BABEL_DEFAULT_LOCALE = os.environ.get("BABEL_DEFAULT_LOCALE", "ru")
-    BABEL_DEFAULT_TIMEZONE = os.environ.get("BABEL_DEFAULT_TIMEZONE", "Europe/Moscow")
+    BABEL_DEFAULT_LOCALE = _env("BABEL_DEFAULT_LOCALE", "ru")
+    BABEL_DEFAULT_TIMEZONE = _env("BABEL_DEFAULT_TIMEZONE", "Europe/Moscow")
     BABEL_TRANSLATION_DIRECTORIES = "translations"
     LANGUAGES = {
         "ru": {"flag": "ru", "name": "Русский"},
@@ -60,7 +66,7 @@ class Config:
     WTF_CSRF_ENABLED = True
     WTF_CSRF_TIME_LIMIT = None
     RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI", "memory://")
+    RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
     AUTH_RATE_LIMITED = True
     AUTH_RATE_LIMIT = "10 per 20 second"
 
@@ -84,7 +90,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret"
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
-    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
     REDIS_URL = None
     SMTP_URL = None
     JOBS_INLINE = True

@@ -1,0 +1,136 @@
+"""Who may reach what, enumerated from the app itself (issue Foundation, acceptance 3).
+
+Routes are read from the app's url_map at collection time, so a new view or portal route is
+covered automatically: a new back-office view must refuse customers, and a new portal route
+must require sign-in unless it is declared public.
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from app import create_app
+from tests import factories as f
+
+_COLLECTION_APP = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+# FAB endpoints a signed-in customer may legitimately reach: signing in and out, the language
+# switch, the "back" helper and the back-office home (which sends customers to the portal).
+FAB_OPEN_VIEWS = {"AuthDBView", "LocaleView", "UtilView", "BackOfficeIndexView", "SecurityApi", "OpenApi",
+                  "SwaggerView"}
+
+
+def _fill(rule, view=None) -> str:
+    def value(match):
+        name = match.group(1).split(":")[-1]
+        if name == "name" and view is not None and getattr(view, "actions", None):
+            return next(iter(view.actions))
+        if name == "filename":
+            return "x.csv"
+        if name == "version":
+            return "v1"
+        return "1"
+
+    return re.sub(r"<([^>]+)>", value, rule.rule)
+
+
+def _fab_routes():
+    app = _COLLECTION_APP
+    views = {v.endpoint: v for v in app.appbuilder.baseviews}
+    routes = []
+    for rule in app.url_map.iter_rules():
+        view = views.get(rule.endpoint.split(".")[0])
+        if view is None or type(view).__name__ in FAB_OPEN_VIEWS:
+            continue
+        if "<string:name>" in rule.rule and not getattr(view, "actions", None):
+            continue  # FAB answers 500 for an unknown action name before checking permissions
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append(pytest.param(method, _fill(rule, view), id=f"{type(view).__name__}:{method}:{rule.rule}"))
+    return routes
+
+
+def _portal_routes():
+    from customer_portal import PUBLIC_ENDPOINTS
+
+    routes = []
+    for rule in _COLLECTION_APP.url_map.iter_rules():
+        if not rule.endpoint.startswith("portal.") or rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            routes.append(pytest.param(method, _fill(rule), id=f"{rule.endpoint}:{method}"))
+    return routes
+
+
+FAB_ROUTES = _fab_routes()
+PORTAL_ROUTES = _portal_routes()
+
+
+def test_route_enumeration_finds_the_views_it_must_cover():
+    ids = " ".join(p.id for p in FAB_ROUTES)
+    assert "ContractView" in ids and "UserDBModelView" in ids
+    assert any("contract" in p.id for p in PORTAL_ROUTES)
+
+
+@pytest.fixture()
+def customer_client(app, db):
+    contract = f.contract()
+    person = f.user("customer@test.example")
+    f.grant(person, contract, "administrator")
+    db.session.commit()
+    client = app.test_client()
+    assert f.login(client, "customer@test.example").status_code == 302
+    return client
+
+
+@pytest.mark.parametrize(("method", "path"), FAB_ROUTES)
+def test_back_office_refuses_customer_when_route_is_any_registered_view(customer_client, method, path):
+    response = customer_client.open(path, method=method)
+    assert response.status_code in {302, 401, 403, 404, 405}, response.status_code
+    if response.status_code == 302:
+        location = response.headers["Location"]
+        assert path not in location
+        assert re.search(r"/(admin/|login/|portal/)", location), location
+
+
+@pytest.mark.parametrize(("method", "path"), PORTAL_ROUTES)
+def test_portal_redirects_anonymous_to_sign_in_when_route_is_any_portal_route(client, method, path):
+    response = client.open(path, method=method)
+    assert response.status_code == 302, response.status_code
+    assert "/portal/login" in response.headers["Location"]
+
+
+def test_customer_never_sees_another_counterpartys_contract_when_listing_or_by_id(app, db):
+    mine, theirs = f.contract(), f.contract()
+    me, them = f.user("me@test.example"), f.user("them@test.example")
+    f.grant(me, mine, "manager")
+    f.grant(them, theirs, "manager")
+    db.session.commit()
+    client = app.test_client()
+    f.login(client, "me@test.example")
+    listing = client.get("/portal/contracts/").get_data(as_text=True)
+    assert mine.number in listing
+    assert theirs.number not in listing
+    assert client.get(f"/portal/contracts/{theirs.id}/").status_code == 404
+    assert client.get(f"/portal/contracts/{mine.id}/").status_code == 200
+
+
+def test_unconfirmed_binding_gives_no_access_when_link_not_followed(app, db):
+    contract = f.contract()
+    person = f.user("pending@test.example")
+    access = f.grant(person, contract, "manager")
+    access.confirmed_at = None
+    db.session.commit()
+    client = app.test_client()
+    f.login(client, "pending@test.example")
+    assert client.get(f"/portal/contracts/{contract.id}/").status_code == 404
+
+
+def test_staff_role_without_permission_is_refused_when_opening_admin_only_view(app, db):
+    f.user("auditor", roles=("Auditor",))
+    db.session.commit()
+    client = app.test_client()
+    f.staff_login(client, "auditor")
+    response = client.get("/users/list/")
+    assert response.status_code in {302, 403}
+    assert "/users/list" not in response.headers.get("Location", "")
