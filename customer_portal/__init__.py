@@ -6,6 +6,16 @@ from flask import Blueprint, Flask
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
+#: Portal endpoints reachable without signing in; every other portal route requires a session
+#: (tests/integration/test_authz.py enumerates the routes and holds the portal to this list).
+PUBLIC_ENDPOINTS: set[str] = {"portal.login", "portal.static"}
+
+
+def public(view):
+    """Mark a portal view as reachable without signing in."""
+    PUBLIC_ENDPOINTS.add(f"portal.{view.__name__}")
+    return view
+
 
 def register_portal(app: Flask, appbuilder) -> None:
     """Register the blueprint and point Flask-Login's redirects at the portal sign-in page."""
