@@ -45,8 +45,14 @@ def _fab_routes():
             continue
         if "<string:name>" in rule.rule and not getattr(view, "actions", None):
             continue  # FAB answers 500 for an unknown action name before checking permissions
+        data = None
+        if rule.rule.endswith("/action_post"):
+            if not getattr(view, "actions", None):
+                continue  # FAB answers 400 before checking permissions when there is no action
+            data = {"action": next(iter(view.actions)), "rowid": "1"}
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
-            routes.append(pytest.param(method, _fill(rule, view), id=f"{type(view).__name__}:{method}:{rule.rule}"))
+            routes.append(pytest.param(method, _fill(rule, view), data,
+                                       id=f"{type(view).__name__}:{method}:{rule.rule}"))
     return routes
 
 
@@ -83,14 +89,20 @@ def customer_client(app, db):
     return client
 
 
-@pytest.mark.parametrize(("method", "path"), FAB_ROUTES)
-def test_back_office_refuses_customer_when_route_is_any_registered_view(customer_client, method, path):
-    response = customer_client.open(path, method=method)
+@pytest.mark.parametrize(("method", "path", "data"), FAB_ROUTES)
+def test_back_office_refuses_customer_when_route_is_any_registered_view(customer_client, method, path, data):
+    response = customer_client.open(path, method=method, data=data)
     assert response.status_code in {302, 401, 403, 404, 405}, response.status_code
     if response.status_code == 302:
-        location = response.headers["Location"]
-        assert path not in location
-        assert re.search(r"/(admin/|login/|portal/)", location), location
+        assert path not in response.headers["Location"]
+        with customer_client.session_transaction() as session:
+            flashes = [message for _, message in session.get("_flashes", [])]
+        assert flashes, "a refused request must say why"
+        assert any(_is_access_denied(message) for message in flashes), flashes
+
+
+def _is_access_denied(message: str) -> bool:
+    return "Access is Denied" in message or "Доступ запрещ" in message
 
 
 @pytest.mark.parametrize(("method", "path"), PORTAL_ROUTES)
