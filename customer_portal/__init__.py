@@ -1,7 +1,9 @@
 """The customer portal: a Flask blueprint at /portal/ sharing the CRM's models and database."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, current_app, render_template, request
+from flask_babel import get_locale
+from flask_login import current_user
 
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -17,11 +19,82 @@ def public(view):
     return view
 
 
+#: Everything the portal loads comes from this origin (no CDN); Bootstrap's own CSS uses data: SVGs.
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "img-src 'self' data:",
+    "style-src 'self'",
+    "script-src 'self'",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])
+
+
 def register_portal(app: Flask, appbuilder) -> None:
     """Register the blueprint and point Flask-Login's redirects at the portal sign-in page."""
-    from customer_portal import auth, contracts, home  # noqa: F401  (routes attach to bp)
+    from customer_portal import auth, contracts, home, language  # noqa: F401  (routes attach to bp)
 
     app.register_blueprint(bp)
-    login_manager = appbuilder.sm.lm
+    sm = appbuilder.sm
+    login_manager = sm.lm
     login_manager.blueprint_login_views = {"portal": "portal.login"}
     login_manager.login_message = None
+    if sm.is_auth_limited:
+        # The same throttle FAB puts on its own sign-in view (AUTH_RATE_LIMIT per client address,
+        # active when RATELIMIT_ENABLED). Flask-Limiter checks a decorated limit in the wrapper it
+        # returns, so the wrapper replaces the registered view.
+        endpoint = "portal.login"
+        app.view_functions[endpoint] = sm.limiter.limit(sm.auth_rate_limit, methods=["POST"])(
+            app.view_functions[endpoint])
+
+
+@bp.context_processor
+def _portal_context():
+    from crm import clock
+    from customer_portal import context, labels, navigation
+
+    locale = str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "ru"))
+    values = {
+        "portal_locale": locale,
+        "portal_languages": current_app.config.get("LANGUAGES", {}),
+        "portal_current_path": context.current_path(),
+        "portal_year": clock.now().year,
+        "label": labels.label,
+        "badge": labels.badge,
+        "kind_icon": labels.kind_icon,
+        "phone_href": context.phone_href,
+    }
+    if current_user.is_authenticated:
+        selected = context.selected_grant()
+        values.update(
+            selected_grant=selected,
+            selector_grants=context.selector_grants(),
+            menu=navigation.menu_for(selected),
+        )
+    return values
+
+
+@bp.after_request
+def _content_security_policy(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
+
+
+@bp.errorhandler(403)
+def _forbidden(error):
+    return render_template("portal/error.html", code=403), 403
+
+
+@bp.errorhandler(429)
+def _too_many_requests(error):
+    return render_template("portal/error.html", code=429), 429
+
+
+@bp.errorhandler(404)
+def _not_found(error):
+    # Only errors raised by portal views land here (e.g. a contract the user has no role on).
+    return render_template("portal/error.html", code=404, path=request.path), 404

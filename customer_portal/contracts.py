@@ -1,4 +1,4 @@
-"""Contract list and card."""
+"""Contracts: the list of the user's contracts and the contract card (SPEC C5, C7)."""
 from __future__ import annotations
 
 from flask import render_template
@@ -8,17 +8,20 @@ from crm import access
 from crm.access import Capability
 from crm.services import contracts as contract_service
 from customer_portal import bp
+from customer_portal.context import portal_grants
 
 
 @bp.route("/contracts/")
 @login_required
 def contract_list():
-    return render_template("portal/contracts.html", grants=access.accessible_contracts(current_user))
+    """Every contract the user has a role on, with counterparty, kind, status, role and branch."""
+    return render_template("portal/contracts.html", rows=contract_service.contract_rows(portal_grants()))
 
 
 @bp.route("/contracts/<int:contract_id>/")
 @login_required
 def contract_card(contract_id: int):
+    """Details, requisites, terms, contacts and the objects within the user's scope; 404 without a role."""
     grant = access.require(current_user, contract_id, Capability.VIEW_CONTRACT)
     card = contract_service.contract_card(grant)
     return render_template("portal/contract_card.html", grant=grant, card=card)

@@ -1,17 +1,19 @@
-"""Portal home: the user's contracts at a glance."""
+"""Portal home: straight to the contract when there is one, else the list of contracts."""
 from __future__ import annotations
 
 from flask import redirect, render_template, url_for
-from flask_login import current_user, login_required
+from flask_login import login_required
 
-from crm import access
+from crm.services import contracts as contract_service
 from customer_portal import bp
+from customer_portal.context import portal_grants
 
 
 @bp.route("/")
 @login_required
 def index():
-    grants = access.accessible_contracts(current_user)
+    """The only contract's card, or the list of the user's contracts."""
+    grants = portal_grants()
     if len(grants) == 1:
         return redirect(url_for("portal.contract_card", contract_id=grants[0].contract.id))
-    return render_template("portal/index.html", grants=grants)
+    return render_template("portal/contracts.html", rows=contract_service.contract_rows(grants))

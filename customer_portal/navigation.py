@@ -1,0 +1,71 @@
+"""The portal's section menu, as data.
+
+A section that works is one entry in `MENU`. Later sections add an entry, e.g.
+
+    MenuItem("readings", _l("Readings"), "portal.readings", icon="speedometer2",
+             capability=Capability.VIEW_READINGS, contract_scoped=True),
+
+`contract_scoped` entries link to the selected contract (`url_for(endpoint, contract_id=…)`) and
+are shown only when the user's role on it has `capability` (SPEC C6); the others are shown to
+everyone signed in (they list or choose contracts, so they must work with none). Hiding an entry
+is a convenience: every route still checks `crm.access.require` itself.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import request, url_for
+from flask_babel import lazy_gettext as _l
+
+from crm.access import Capability, ContractGrant
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    key: str
+    label: object                     # a lazy string, translated when rendered
+    endpoint: str
+    icon: str                         # a Bootstrap Icons name
+    capability: Capability | None = None
+    contract_scoped: bool = False
+    enabled: bool = True
+    # Other endpoints under this section (for the "current page" highlight).
+    also_active: tuple[str, ...] = field(default=())
+
+    def visible_for(self, grant: ContractGrant | None) -> bool:
+        """Whether to show the entry while `grant` is the selected contract."""
+        if not self.enabled:
+            return False
+        if grant is None:
+            return not self.contract_scoped
+        return self.capability is None or grant.can(self.capability)
+
+    def url(self, grant: ContractGrant | None) -> str:
+        if self.contract_scoped:
+            return url_for(self.endpoint, contract_id=grant.contract.id)
+        return url_for(self.endpoint)
+
+    def is_active(self, endpoint: str | None) -> bool:
+        return endpoint == self.endpoint or endpoint in self.also_active
+
+
+MENU: list[MenuItem] = [
+    MenuItem("contracts", _l("Contracts"), "portal.contract_list", icon="file-earmark-text",
+             capability=Capability.VIEW_CONTRACT, also_active=("portal.contract_card", "portal.index")),
+]
+
+
+@dataclass(frozen=True)
+class MenuLink:
+    key: str
+    label: str
+    url: str
+    icon: str
+    active: bool
+
+
+def menu_for(grant: ContractGrant | None, items: list[MenuItem] | None = None) -> list[MenuLink]:
+    """The entries to show, resolved to links, with the current page marked."""
+    endpoint = request.endpoint
+    return [MenuLink(item.key, str(item.label), item.url(grant), item.icon, item.is_active(endpoint))
+            for item in (MENU if items is None else items) if item.visible_for(grant)]
