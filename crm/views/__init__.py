@@ -1,9 +1,61 @@
-"""Back-office views (Flask-AppBuilder); register_views() holds every add_view."""
+"""Back-office views (Flask-AppBuilder); register_views() holds every add_view.
+
+Menu names (the second argument) are also FAB permission names: keep them stable. Labels are
+translated; categories read as a product menu: Клиенты, Учёт, Биллинг, Справочники, Операции.
+"""
 from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
 
 
 def register_views(appbuilder) -> None:
     """Register every back-office view and API on `appbuilder`."""
-    from crm.views import contracts  # noqa: F401  (modules register in their own function)
+    from crm.views.billing import BillingDocumentView, PaymentView, TariffView
+    from crm.views.customer360 import Customer360View
+    from crm.views.customers import ContractAccessView, ContractView, CounterpartyView, PaymentTermView
+    from crm.views.metering import EnergyObjectView, MeteringPointView, MeterView, ReadingsWindowView, RegisterView
+    from crm.views.operations import AuditLogView, EmailOutboxView
+    from crm.views.staff import BranchView, CuratorView, StaffUserView
 
-    contracts.register(appbuilder)
+    def add(view, name, label, icon, category, category_label, category_icon):
+        appbuilder.add_view(view, name, label=label, icon=icon, category=category, category_label=category_label,
+                            category_icon=category_icon)
+
+    customers = ("Customers", _l("Customers"), "fa-users")
+    add(CounterpartyView, "Counterparties", _l("Counterparties"), "fa-building", *customers)
+    add(ContractView, "Contracts", _l("Contracts"), "fa-file-text-o", *customers)
+    add(ContractAccessView, "Contract access", _l("Access to contracts"), "fa-key", *customers)
+
+    metering = ("Metering", _l("Metering"), "fa-tachometer")
+    add(EnergyObjectView, "Energy objects", _l("Energy objects"), "fa-industry", *metering)
+    add(MeteringPointView, "Metering points", _l("Metering points"), "fa-map-marker", *metering)
+    add(MeterView, "Meters", _l("Meters"), "fa-tachometer", *metering)
+    add(ReadingsWindowView, "Readings windows", _l("Readings windows"), "fa-calendar", *metering)
+
+    billing = ("Billing", _l("Billing"), "fa-rub")
+    add(BillingDocumentView, "Billing documents", _l("Billing documents"), "fa-file-pdf-o", *billing)
+    add(PaymentView, "Payments", _l("Payments"), "fa-credit-card", *billing)
+    add(TariffView, "Tariffs", _l("Tariffs"), "fa-percent", *billing)
+
+    directories = ("Directories", _l("Directories"), "fa-book")
+    add(BranchView, "Branches", _l("Branches"), "fa-sitemap", *directories)
+    add(CuratorView, "Curators", _l("Curators"), "fa-user-circle", *directories)
+
+    operations = ("Operations", _l("Operations"), "fa-cogs")
+    add(EmailOutboxView, "E-mail outbox", _l("E-mail outbox"), "fa-envelope", *operations)
+    add(AuditLogView, "Audit log", _l("Audit log"), "fa-history", *operations)
+
+    add(StaffUserView, "Staff", _l("Staff"), "fa-id-badge", "Security", _l("Security"), "fa-cogs")
+
+    # Shown inside other views only (related lists), and the customer-360 page.
+    for view in (PaymentTermView, RegisterView, Customer360View):
+        appbuilder.add_view_no_menu(view)
+
+    _security_menu_last(appbuilder)
+
+
+def _security_menu_last(appbuilder) -> None:
+    """FAB adds its Security menu first; staff expect the business menus before it."""
+    items = appbuilder.menu.get_list()
+    security = [item for item in items if item.name == "Security"]
+    items[:] = [item for item in items if item.name != "Security"] + security

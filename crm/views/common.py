@@ -1,0 +1,203 @@
+"""Building blocks shared by the back-office views: base classes, choice fields, formatters, labels.
+
+Views subclass `CrmModelView` (or `ReadOnlyModelView`) and declare who may use them with
+`staff_access` (see crm/services/roles.py). Staff edits made through a view are written to the
+audit log by a service call in FAB's post-commit hooks.
+"""
+from __future__ import annotations
+
+import json
+
+from flask import abort, flash, g, redirect, request, url_for
+from flask_appbuilder import ModelView
+from flask_appbuilder._compat import as_unicode
+from flask_appbuilder.baseviews import expose
+from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
+from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup, escape
+from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Optional, ValidationError
+
+from crm.formatting import format_day, format_money, format_period, format_timestamp
+from crm.services import backoffice
+from crm.validators import is_valid_contract_number, is_valid_inn
+from crm.views.choices import label_of
+from crm.views.labels import COLUMN_LABELS
+
+
+class ChoiceField(SelectField):
+    """A select box of valid values; an optional one stores NULL, never an empty string."""
+
+    def __init__(self, label, choices, optional: bool = False, **kwargs):
+        self.optional = optional
+        choices = [SelectChoice(value, label) for value, label in choices]
+        if optional:
+            choices = [SelectChoice("", "—"), *choices]
+        validators = [Optional()] if optional else [DataRequired()]
+        super().__init__(label, choices=choices, validators=validators, widget=Select2Widget(), **kwargs)
+
+    def process_formdata(self, valuelist):
+        super().process_formdata(valuelist)
+        if self.optional and self.data == "":
+            self.data = None
+
+    def pre_validate(self, form):
+        if self.optional and self.data is None:
+            return
+        super().pre_validate(form)
+
+
+def choice_field(column: str, choices, optional: bool = False) -> ChoiceField:
+    """A ChoiceField labelled like the column."""
+    return ChoiceField(COLUMN_LABELS.get(column, column), choices, optional=optional)
+
+
+def choice_filter_field(column: str, choices) -> SelectField:
+    """A select box for the search form, so filters offer the valid values only."""
+    return SelectField(COLUMN_LABELS.get(column, column),
+                       choices=[SelectChoice(value, label) for value, label in choices], widget=Select2Widget())
+
+
+def choice_formatter(choices):
+    """Show a stored value as its human label."""
+    return lambda value: label_of(choices, value)
+
+
+def money(value) -> str:
+    return format_money(value)
+
+
+def day(value) -> str:
+    return format_day(value)
+
+
+def timestamp(value) -> str:
+    return format_timestamp(value)
+
+
+def period(value) -> str:
+    return format_period(value)
+
+
+def yes_no(value) -> str:
+    return _l("Yes") if value else _l("No")
+
+
+def pretty_json(value) -> str:
+    if not value:
+        return ""
+    return json.dumps(value, ensure_ascii=False, indent=2, sort_keys=True, default=str)
+
+
+def counterparty_link(counterparty_id) -> Markup | str:
+    """A link to the customer-360 page of a counterparty id."""
+    if not counterparty_id:
+        return ""
+    href = url_for("Customer360View.show", counterparty_id=int(counterparty_id))
+    return Markup('<a href="{}">{} № {}</a>').format(href, escape(_l("Customer card")), int(counterparty_id))
+
+
+class CrmModelView(ModelView):
+    """Base of every back-office model view: Russian labels, audit of staff edits, safe actions."""
+
+    staff_access: dict[str, str] = {}
+    page_size = 25
+
+    def post_add(self, item):
+        self._audit("backoffice.create", backoffice.describe(item))
+
+    def process_form(self, form, is_created):
+        # Called before FAB copies the form into the row: the moment to remember the old values.
+        if not is_created and request.view_args and "pk" in request.view_args:
+            item = self.datamodel.get(request.view_args["pk"], self._base_filters)
+            if item is not None:
+                g.crm_audit_before = backoffice.snapshot(item)
+
+    def post_update(self, item):
+        before = g.pop("crm_audit_before", None)
+        changes = backoffice.diff(before, backoffice.snapshot(item)) if before is not None else None
+        self._audit("backoffice.update", backoffice.describe(item), changes)
+
+    def pre_delete(self, item):
+        g.crm_audit_subject = backoffice.describe(item)
+
+    def post_delete(self, item):
+        subject = g.pop("crm_audit_subject", None)
+        if subject is not None:
+            self._audit("backoffice.delete", subject)
+
+    @staticmethod
+    def _audit(action: str, subject: dict, changes: dict | None = None) -> None:
+        actor = g.user if getattr(g, "user", None) is not None and g.user.is_authenticated else None
+        backoffice.record_staff_edit(actor, action, subject, changes=changes, ip_address=request.remote_addr,
+                                     user_agent=request.user_agent.string)
+
+    def get_init_inner_views(self):
+        """Related views as tabs in the order `related_views` lists them (FAB uses registration order)."""
+        rank = {cls: position for position, cls in enumerate(self.related_views or [])}
+        self._related_views.sort(key=lambda view: min((p for cls, p in rank.items() if isinstance(view, cls)),
+                                                       default=len(rank)))
+        return self._related_views
+
+    # FAB answers 500/400 for an unknown or missing action name and a flash for a refused one;
+    # answer 404 and 403 (or the sign-in page) like every other view instead.
+    @expose("/action/<string:name>/<pk>", methods=["GET", "POST"])
+    def action(self, name, pk):
+        self._check_action(name)
+        return super().action(name, pk)
+
+    @expose("/action_post", methods=["POST"])
+    def action_post(self):
+        self._check_action(request.form.get("action"))
+        return super().action_post()
+
+    def _check_action(self, name) -> None:
+        if name not in self.actions:
+            abort(404)
+        if not self.appbuilder.sm.has_access(self.get_action_permission_name(name), self.class_permission_name):
+            if current_user.is_authenticated:
+                abort(403)
+            flash(as_unicode(FLAMSG_ERR_SEC_ACCESS_DENIED), "danger")
+            login = url_for(self.appbuilder.sm.auth_view.__class__.__name__ + ".login", next=request.url)
+            abort(redirect(login))
+
+
+class ReadOnlyModelView(CrmModelView):
+    """List, show and download only: the data comes from elsewhere (billing, the system itself)."""
+
+    base_permissions = ["can_list", "can_show"]
+    include_route_methods = {"list", "show", "action", "action_post"}
+
+
+
+def contract_number_check(form, field):
+    """Contract numbers are 14 digits."""
+    if field.data and not is_valid_contract_number(field.data):
+        raise ValidationError(gettext("A contract number has exactly 14 digits."))
+
+
+def inn_check(form, field):
+    """An INN has 10 (organisation) or 12 (person) digits with valid check digits."""
+    if field.data and not is_valid_inn(field.data):
+        raise ValidationError(gettext("The INN must have 10 or 12 digits with valid check digits."))
+
+
+def first_of_month_check(form, field):
+    """Billing periods are stored as the first day of their month."""
+    if field.data and field.data.day != 1:
+        raise ValidationError(gettext("A period is the first day of a month."))
+
+
+def not_before(other: str):
+    """The field's date must not be earlier than the date in field `other`."""
+
+    def check(form, field):
+        start = form[other].data
+        if field.data and start and field.data < start:
+            raise ValidationError(gettext("This date must not be earlier than the start date."))
+
+    return check

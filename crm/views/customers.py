@@ -1,0 +1,155 @@
+"""Counterparties, contracts, payment terms and who has which role on a contract."""
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import NumberRange
+
+from crm.models import Contract, ContractAccess, Counterparty, PaymentTerm
+from crm.views import choices as ch
+from crm.views.billing import BillingDocumentView, PaymentView
+from crm.views.common import (
+    ChoiceField,
+    CrmModelView,
+    ReadOnlyModelView,
+    choice_field,
+    choice_filter_field,
+    choice_formatter,
+    contract_number_check,
+    counterparty_link,
+    day,
+    inn_check,
+    money,
+    not_before,
+    timestamp,
+)
+from crm.views.labels import labels
+from crm.views.metering import EnergyObjectView
+
+MONTH_OFFSETS = [(0, _l("The billing month")), (1, _l("The month after the billing month"))]
+
+
+class PaymentTermView(CrmModelView):
+    """When money is due under a contract (shown inside the contract)."""
+
+    route_base = "/admin/payment-terms"
+    datamodel = SQLAInterface(PaymentTerm)
+    staff_access = {"Curator": "edit", "Billing operator": "read", "Auditor": "read"}
+    list_title = _l("Payment terms")
+    show_title = _l("Payment term")
+    add_title = _l("Add payment term")
+    edit_title = _l("Edit payment term")
+    label_columns = labels()
+    list_columns = ["contract", "kind", "day_of_month", "month_offset", "percent"]
+    show_columns = add_columns = edit_columns = ["contract", "kind", "day_of_month", "month_offset", "percent"]
+    search_columns = ["contract", "kind"]
+    base_order = ("day_of_month", "asc")
+    formatters_columns = {"kind": choice_formatter(ch.PAYMENT_TERM_KINDS),
+                          "month_offset": choice_formatter(MONTH_OFFSETS)}
+    validators_columns = {"day_of_month": [NumberRange(1, 31)], "percent": [NumberRange(0, 100)]}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": choice_field("kind", ch.PAYMENT_TERM_KINDS),
+        "month_offset": ChoiceField(_l("Month offset"), MONTH_OFFSETS, coerce=int),
+    }
+    search_form_extra_fields = {"kind": choice_filter_field("kind", ch.PAYMENT_TERM_KINDS)}
+
+
+class ContractAccessView(ReadOnlyModelView):
+    """Who has which role on which contract (granting is done through appeals and services)."""
+
+    route_base = "/admin/contract-access"
+    datamodel = SQLAInterface(ContractAccess)
+    staff_access = {"Curator": "read", "Auditor": "read"}
+    list_title = _l("Access to contracts")
+    show_title = _l("Access to a contract")
+    label_columns = labels()
+    list_columns = ["contract", "user", "role", "granted_at", "confirmed_at", "granted_by"]
+    show_columns = ["contract", "user", "role", "energy_objects", "granted_at", "confirmed_at", "granted_by"]
+    search_columns = ["contract", "user", "role", "granted_at", "confirmed_at"]
+    base_order = ("granted_at", "desc")
+    formatters_columns = {
+        "role": choice_formatter(ch.CONTRACT_ROLES),
+        "granted_at": timestamp,
+        "confirmed_at": timestamp,
+        "energy_objects": lambda objects: ", ".join(str(o) for o in objects) if objects else _l("All objects"),
+    }
+    search_form_extra_fields = {"role": choice_filter_field("role", ch.CONTRACT_ROLES)}
+
+
+CONTRACT_FORM_COLUMNS = ["number", "account_number", "counterparty", "branch", "kind", "status", "price_category",
+                         "signed_on", "starts_on", "ends_on", "contract_volume", "opening_balance",
+                         "opening_balance_on", "tariff", "curators"]
+
+
+class ContractView(CrmModelView):
+    route_base = "/admin/contracts"
+    datamodel = SQLAInterface(Contract)
+    staff_access = {"Curator": "edit", "Billing operator": "read", "Auditor": "read"}
+    list_title = _l("Contracts")
+    show_title = _l("Contract")
+    add_title = _l("Add contract")
+    edit_title = _l("Edit contract")
+    label_columns = labels()
+    list_columns = ["number", "counterparty", "branch", "kind", "status", "price_category", "starts_on"]
+    search_columns = ["number", "account_number", "counterparty", "branch", "kind", "status", "price_category",
+                      "starts_on", "ends_on", "external_id"]
+    base_order = ("number", "asc")
+    show_fieldsets = [
+        (_l("Contract"), {"fields": ["number", "account_number", "counterparty", "kind", "status", "price_category",
+                                     "signed_on", "starts_on", "ends_on"]}),
+        (_l("Curation"), {"fields": ["branch", "curators", "tariff", "contract_volume"]}),
+        (_l("Settlements"), {"fields": ["opening_balance", "opening_balance_on"]}),
+        (_l("Billing system"), {"fields": ["external_id"], "expanded": False}),
+    ]
+    add_columns = edit_columns = CONTRACT_FORM_COLUMNS
+    formatters_columns = {
+        "kind": choice_formatter(ch.CONTRACT_KINDS),
+        "status": choice_formatter(ch.CONTRACT_STATUSES),
+        "signed_on": day, "starts_on": day, "ends_on": day, "opening_balance_on": day,
+        "opening_balance": money,
+        "curators": lambda curators: ", ".join(str(c) for c in curators),
+    }
+    validators_columns = {"number": [contract_number_check], "ends_on": [not_before("starts_on")]}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "kind": choice_field("kind", ch.CONTRACT_KINDS),
+        "status": choice_field("status", ch.CONTRACT_STATUSES),
+        "price_category": choice_field("price_category", ch.PRICE_CATEGORY_CHOICES, optional=True),
+    }
+    search_form_extra_fields = {
+        "kind": choice_filter_field("kind", ch.CONTRACT_KINDS),
+        "status": choice_filter_field("status", ch.CONTRACT_STATUSES),
+        "price_category": choice_filter_field("price_category", ch.PRICE_CATEGORY_CHOICES),
+    }
+    related_views = [EnergyObjectView, PaymentTermView, ContractAccessView, BillingDocumentView, PaymentView]
+
+
+class CounterpartyView(CrmModelView):
+    route_base = "/admin/counterparties"
+    datamodel = SQLAInterface(Counterparty)
+    staff_access = {"Curator": "read", "Billing operator": "read", "Auditor": "read"}
+    list_title = _l("Counterparties")
+    show_title = _l("Counterparty")
+    add_title = _l("Add counterparty")
+    edit_title = _l("Edit counterparty")
+    show_template = "admin/counterparty_show.html"
+    label_columns = labels(full_name=_l("Full legal name"), id=_l("Customer 360"))
+    list_columns = ["short_name", "inn", "kpp", "partner_code", "person_type", "id"]
+    order_columns = ["short_name", "inn", "kpp", "partner_code", "person_type"]
+    search_columns = ["short_name", "full_name", "inn", "kpp", "ogrn", "partner_code", "person_type", "email",
+                      "external_id"]
+    base_order = ("short_name", "asc")
+    show_fieldsets = [
+        (_l("Requisites"), {"fields": ["person_type", "full_name", "short_name", "inn", "kpp", "ogrn", "okpo",
+                                       "partner_code"]}),
+        (_l("Addresses and contacts"), {"fields": ["legal_address", "postal_address", "phone", "email"]}),
+        (_l("Bank details"), {"fields": ["bank_name", "bank_bik", "bank_account", "bank_corr_account"]}),
+        (_l("Billing system"), {"fields": ["external_id"], "expanded": False}),
+    ]
+    add_columns = edit_columns = ["person_type", "full_name", "short_name", "inn", "kpp", "ogrn", "okpo",
+                                  "partner_code", "legal_address", "postal_address", "phone", "email", "bank_name",
+                                  "bank_bik", "bank_account", "bank_corr_account"]
+    formatters_columns = {"person_type": choice_formatter(ch.PERSON_TYPES), "id": counterparty_link}
+    validators_columns = {"inn": [inn_check]}
+    add_form_extra_fields = edit_form_extra_fields = {"person_type": choice_field("person_type", ch.PERSON_TYPES)}
+    search_form_extra_fields = {"person_type": choice_filter_field("person_type", ch.PERSON_TYPES)}
+    related_views = [ContractView]

@@ -1,0 +1,136 @@
+"""Energy objects, metering points, meters with their registers, and readings windows."""
+from __future__ import annotations
+
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import NumberRange
+
+from crm.models import EnergyObject, Meter, MeteringPoint, ReadingsWindow, Register
+from crm.views import choices as ch
+from crm.views.common import (
+    CrmModelView,
+    choice_field,
+    choice_filter_field,
+    choice_formatter,
+    day,
+    first_of_month_check,
+    not_before,
+    period,
+    yes_no,
+)
+from crm.views.labels import labels
+
+CURATION = {"Curator": "edit", "Auditor": "read"}
+
+
+class RegisterView(CrmModelView):
+    """Scales of a meter (tariff zone × direction); edited inside the meter."""
+
+    route_base = "/admin/registers"
+    datamodel = SQLAInterface(Register)
+    staff_access = CURATION
+    list_title = _l("Registers")
+    show_title = _l("Register")
+    add_title = _l("Add register")
+    edit_title = _l("Edit register")
+    label_columns = labels(position=_l("Order"))
+    list_columns = show_columns = add_columns = edit_columns = ["meter", "zone", "direction", "position"]
+    search_columns = ["meter", "zone", "direction"]
+    base_order = ("position", "asc")
+    formatters_columns = {"zone": choice_formatter(ch.TARIFF_ZONES), "direction": choice_formatter(ch.DIRECTIONS)}
+    add_form_extra_fields = edit_form_extra_fields = {
+        "zone": choice_field("zone", ch.TARIFF_ZONES),
+        "direction": choice_field("direction", ch.DIRECTIONS),
+    }
+    search_form_extra_fields = {
+        "zone": choice_filter_field("zone", ch.TARIFF_ZONES),
+        "direction": choice_filter_field("direction", ch.DIRECTIONS),
+    }
+
+
+class MeterView(CrmModelView):
+    route_base = "/admin/meters"
+    datamodel = SQLAInterface(Meter)
+    staff_access = CURATION
+    list_title = _l("Meters")
+    show_title = _l("Meter")
+    add_title = _l("Add meter")
+    edit_title = _l("Edit meter")
+    label_columns = labels()
+    list_columns = ["serial", "model", "metering_point", "status", "digits_integer", "digits_fraction",
+                    "next_verification_date"]
+    search_columns = ["serial", "model", "metering_point", "status", "interval_metering", "verification_date",
+                      "next_verification_date", "external_id"]
+    base_order = ("serial", "asc")
+    show_columns = ["serial", "model", "metering_point", "status", "digits_integer", "digits_fraction",
+                    "verification_date", "next_verification_date", "interval_metering", "customer_label",
+                    "external_id"]
+    add_columns = edit_columns = ["metering_point", "serial", "model", "status", "digits_integer", "digits_fraction",
+                                  "verification_date", "next_verification_date", "interval_metering",
+                                  "customer_label"]
+    formatters_columns = {"status": choice_formatter(ch.INPUT_STATUSES), "verification_date": day,
+                          "next_verification_date": day, "interval_metering": yes_no}
+    validators_columns = {"digits_integer": [NumberRange(1, 12)], "digits_fraction": [NumberRange(0, 4)],
+                          "next_verification_date": [not_before("verification_date")]}
+    add_form_extra_fields = edit_form_extra_fields = {"status": choice_field("status", ch.INPUT_STATUSES)}
+    search_form_extra_fields = {"status": choice_filter_field("status", ch.INPUT_STATUSES)}
+    related_views = [RegisterView]
+
+
+class MeteringPointView(CrmModelView):
+    route_base = "/admin/metering-points"
+    datamodel = SQLAInterface(MeteringPoint)
+    staff_access = CURATION
+    list_title = _l("Metering points")
+    show_title = _l("Metering point")
+    add_title = _l("Add metering point")
+    edit_title = _l("Edit metering point")
+    label_columns = labels()
+    list_columns = ["name", "energy_object", "voltage_level", "transformation_ratio", "losses_percent"]
+    search_columns = ["name", "energy_object", "voltage_level", "external_id"]
+    base_order = ("name", "asc")
+    show_columns = ["name", "energy_object", "voltage_level", "transformation_ratio", "losses_percent",
+                    "external_id"]
+    add_columns = edit_columns = ["energy_object", "name", "voltage_level", "transformation_ratio",
+                                  "losses_percent"]
+    validators_columns = {"losses_percent": [NumberRange(0, 100)], "transformation_ratio": [NumberRange(min=0)]}
+    related_views = [MeterView]
+
+
+class EnergyObjectView(CrmModelView):
+    route_base = "/admin/energy-objects"
+    datamodel = SQLAInterface(EnergyObject)
+    staff_access = CURATION
+    list_title = _l("Energy objects")
+    show_title = _l("Energy object")
+    add_title = _l("Add energy object")
+    edit_title = _l("Edit energy object")
+    label_columns = labels()
+    list_columns = ["code", "name", "contract", "address", "status"]
+    search_columns = ["code", "name", "contract", "address", "status", "external_id"]
+    base_order = ("code", "asc")
+    show_columns = ["code", "name", "contract", "address", "status", "external_id"]
+    add_columns = edit_columns = ["contract", "code", "name", "address", "status"]
+    formatters_columns = {"status": choice_formatter(ch.INPUT_STATUSES)}
+    add_form_extra_fields = edit_form_extra_fields = {"status": choice_field("status", ch.INPUT_STATUSES)}
+    search_form_extra_fields = {"status": choice_filter_field("status", ch.INPUT_STATUSES)}
+    related_views = [MeteringPointView]
+
+
+class ReadingsWindowView(CrmModelView):
+    """When readings for a period are accepted (for all branches or one)."""
+
+    route_base = "/admin/readings-windows"
+    datamodel = SQLAInterface(ReadingsWindow)
+    staff_access = CURATION
+    list_title = _l("Readings windows")
+    show_title = _l("Readings window")
+    add_title = _l("Add readings window")
+    edit_title = _l("Edit readings window")
+    label_columns = labels(branch=_l("Branch (empty means all)"))
+    list_columns = ["period", "branch", "opens_on", "closes_on", "note"]
+    show_columns = add_columns = edit_columns = ["period", "branch", "opens_on", "closes_on", "note"]
+    search_columns = ["period", "branch", "opens_on", "closes_on"]
+    base_order = ("period", "desc")
+    formatters_columns = {"period": period, "opens_on": day, "closes_on": day}
+    validators_columns = {"period": [first_of_month_check], "closes_on": [not_before("opens_on")]}
