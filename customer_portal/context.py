@@ -28,7 +28,7 @@ def portal_grants() -> list[ContractGrant]:
 def selected_grant() -> ContractGrant | None:
     """The contract all sections show: the one in the path, else the last one opened, else the first.
 
-    A contract id in the path that the user has no role on selects nothing here; the route itself
+    A contract id in the path that the user has no role on is ignored here; the route itself
     answers 404 through `access.require`.
     """
     if "portal_selected" in g:
@@ -36,12 +36,11 @@ def selected_grant() -> ContractGrant | None:
     grants = portal_grants()
     by_id = {grant.contract.id: grant for grant in grants}
     path_id = (request.view_args or {}).get("contract_id")
-    chosen = None
-    if path_id is not None:
-        chosen = by_id.get(path_id)
-        if chosen is not None and session.get(SELECTED_CONTRACT_KEY) != path_id:
+    chosen = by_id.get(path_id) if path_id is not None else None
+    if chosen is not None:
+        if session.get(SELECTED_CONTRACT_KEY) != path_id:
             session[SELECTED_CONTRACT_KEY] = path_id
-    if chosen is None and path_id is None:
+    else:
         chosen = by_id.get(session.get(SELECTED_CONTRACT_KEY)) or (grants[0] if grants else None)
     g.portal_selected = chosen
     return chosen
