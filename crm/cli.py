@@ -39,7 +39,10 @@ def serve_command(host: str, port: int):
         start_inprocess_scheduler(app)
     click.echo(f"Portal:      http://{host}:{port}/portal/")
     click.echo(f"Back office: http://{host}:{port}/login/")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # app.run() is ignored inside the `flask` command; serve with Werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 @crm_cli.command("demo-logins")

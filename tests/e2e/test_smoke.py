@@ -33,7 +33,7 @@ def test_demo_customer_signs_in_and_opens_a_contract_card(page, live_server, dem
     page.fill("input[name=password]", "Demo2026pass")
     page.click("button[type=submit]")
     for number in demo["director_contracts"]:
-        expect(page.get_by_text(number).first).to_be_visible()
+        expect(page.locator("main").get_by_text(number).first).to_be_visible()
     page.locator(f"main a[href*='/portal/contracts/']:has-text('{demo['director_contracts'][0]}')").first.click()
     expect(page).to_have_url(re.compile(r"/portal/contracts/\d+/"))
     expect(page.locator("h1")).to_contain_text(demo["director_contracts"][0])

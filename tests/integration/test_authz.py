@@ -102,7 +102,7 @@ def test_back_office_refuses_customer_when_route_is_any_registered_view(customer
 
 
 def _is_access_denied(message: str) -> bool:
-    return "Access is Denied" in message or "Доступ запрещ" in message
+    return "Access is Denied" in message or "Отказано в доступе" in message
 
 
 @pytest.mark.parametrize(("method", "path"), PORTAL_ROUTES)
