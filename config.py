@@ -91,6 +91,8 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     RATELIMIT_ENABLED = False
     SQLALCHEMY_DATABASE_URI = _env("TEST_DATABASE_URL", "sqlite://")
+    # Hashing strength is not what tests check; scrypt would dominate their run time.
+    FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     REDIS_URL = None
     SMTP_URL = None
     JOBS_INLINE = True
