@@ -1,0 +1,1 @@
+"""Benchmarks and large-data generators (not part of the test suite): `make bench`."""
