@@ -83,6 +83,15 @@ def period(value) -> str:
     return format_period(value)
 
 
+def _dash_for_none(formatter):
+    def show(value):
+        if value is None:
+            return "—"
+        return formatter(value) if formatter else value
+
+    return show
+
+
 def yes_no(value) -> str:
     return _l("Yes") if value else _l("No")
 
@@ -106,6 +115,14 @@ class CrmModelView(ModelView):
 
     staff_access: dict[str, str] = {}
     page_size = 25
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # FAB prints a missing value as "None"; show a dash instead (also through our formatters).
+        formatters = dict(self.formatters_columns)
+        for column in {*self.list_columns, *self.show_columns}:
+            formatters[column] = _dash_for_none(formatters.get(column))
+        self.formatters_columns = formatters
 
     def post_add(self, item):
         self._audit("backoffice.create", backoffice.describe(item))

@@ -5,6 +5,7 @@ from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
+from crm.formatting import format_quantity
 from crm.models import Contract, ContractAccess, Counterparty, PaymentTerm
 from crm.views import choices as ch
 from crm.views.billing import BillingDocumentView, PaymentView
@@ -108,6 +109,8 @@ class ContractView(CrmModelView):
         "signed_on": day, "starts_on": day, "ends_on": day, "opening_balance_on": day,
         "opening_balance": money,
         "curators": lambda curators: ", ".join(str(c) for c in curators),
+        "tariff": lambda tariff: f"{tariff.name} ({ch.label_of(ch.TARIFF_ZONES, tariff.zone)})",
+        "contract_volume": format_quantity,
     }
     validators_columns = {"number": [contract_number_check], "ends_on": [not_before("starts_on")]}
     add_form_extra_fields = edit_form_extra_fields = {

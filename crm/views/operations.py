@@ -1,7 +1,7 @@
 """Operations: the e-mail outbox (with retry) and the audit log viewer (SPEC B10)."""
 from __future__ import annotations
 
-from flask import flash, redirect
+from flask import flash, redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
@@ -44,13 +44,16 @@ class EmailOutboxView(ReadOnlyModelView):
     @action("retry", _l("Send again"), _l("Send the selected messages again?"), "fa-refresh")
     def retry(self, items):
         """Put failed or held messages back in the queue."""
-        items = items if isinstance(items, list) else [items]
+        single = not isinstance(items, list)
+        items = [items] if single else items
         requeued = sum(1 for item in items if item is not None and outbox.retry(item.id))
         if requeued:
             flash(gettext("Messages queued for sending again: %(count)d", count=requeued), "success")
         else:
             flash(gettext("Only failed or held messages can be sent again."), "warning")
-        return redirect(self.get_redirect())
+        if single and items[0] is not None:
+            return redirect(url_for("EmailOutboxView.show", pk=items[0].id))
+        return redirect(url_for("EmailOutboxView.list"))
 
 
 class AuditLogView(ReadOnlyModelView):
