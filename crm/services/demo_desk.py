@@ -19,6 +19,7 @@ from crm.models import (
     AppealTopic,
     AuditLog,
     CannedReply,
+    EmailOutbox,
     FaqGroup,
     FaqItem,
     FormDefinition,
@@ -287,6 +288,15 @@ def _notifications(builder) -> None:
                       created_at=builder.days_ago(380, 10), sent_at=builder.days_ago(380, 10)),
          [director], {director.id}),
     ]
+    # The e-mail copies of the role notification, as the outbox keeps them (W1).
+    for user, status in ((director, "sent"), (builder.users["manager@demo.example"], "held")):
+        at = builder.days_ago(380 if status == "sent" else 2, 10)
+        db.session.add(EmailOutbox(
+            to_address=user.email, subject=f"Договор № {shared.number}: доступ в личном кабинете",
+            body_text=f"Здравствуйте, {user.first_name}!\n\nВам открыт доступ к договору № {shared.number} "
+                      "в личном кабинете.\n\nАО «Тверьэнергосбыт»", status=status, attempts=1 if status == "sent"
+            else 0, created_at=at, next_attempt_at=at, sent_at=at if status == "sent" else None, user_id=user.id,
+            category="contract.role_granted"))
     for notification, recipients, readers in items:
         db.session.add(notification)
         db.session.flush()
