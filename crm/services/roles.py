@@ -2,7 +2,8 @@
 
 A back-office view says who may use it with a class attribute, e.g.
 `staff_access = {"Curator": "edit", "Auditor": "read"}`; levels are "read" (list, show,
-download, menu) and "edit" (everything the view offers). Admin gets every permission (FAB's own
+download, menu), "edit" (read + add, edit and actions; not delete: removing billing data is
+rare and belongs to Admin) and "full" (everything the view offers). Admin gets every permission (FAB's own
 rule for AUTH_ROLE_ADMIN). The Customer role gets no back-office permission at all.
 """
 from __future__ import annotations
@@ -14,9 +15,14 @@ READ_PERMISSIONS = {"can_list", "can_show", "can_get", "can_info", "can_download
                     "can_export", "can_this_form_get"}
 
 
+DELETE_PERMISSIONS = {"can_delete"}
+
+
 def _allowed(level: str, permission: str) -> bool:
-    if level == "edit":
+    if level == "full":
         return True
+    if level == "edit":
+        return permission not in DELETE_PERMISSIONS
     return permission in READ_PERMISSIONS or permission.startswith("can_read")
 
 

@@ -146,3 +146,17 @@ def test_staff_role_without_permission_is_refused_when_opening_admin_only_view(a
     response = client.get("/users/list/")
     assert response.status_code in {302, 403}
     assert "/users/list" not in response.headers.get("Location", "")
+
+
+def test_curator_cannot_delete_a_contract_when_edit_level_excludes_delete(app, db):
+    from crm.models import Contract
+
+    contract = f.contract()
+    f.user("curator1", roles=("Curator",))
+    db.session.commit()
+    client = app.test_client()
+    f.staff_login(client, "curator1")
+    assert client.get(f"/admin/contracts/edit/{contract.id}").status_code == 200
+    client.post(f"/admin/contracts/delete/{contract.id}")
+    db.session.expire_all()
+    assert db.session.get(Contract, contract.id) is not None
