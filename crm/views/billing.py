@@ -1,7 +1,6 @@
 """Tariffs, billing documents and payments (the billing system is their source of truth)."""
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 
 from crm.formatting import format_quantity
@@ -9,6 +8,7 @@ from crm.models import BillingDocument, Payment, Tariff
 from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
+    EagerSQLAInterface,
     choice_field,
     choice_filter_field,
     choice_formatter,
@@ -26,7 +26,7 @@ PAYMENT_CHANNELS = [("bank", _l("Bank transfer")), ("portal", _l("Online in the 
 
 class TariffView(CrmModelView):
     route_base = "/admin/tariffs"
-    datamodel = SQLAInterface(Tariff)
+    datamodel = EagerSQLAInterface(Tariff)
     staff_access = BILLING
     list_title = _l("Tariffs")
     show_title = _l("Tariff")
@@ -47,7 +47,7 @@ class TariffView(CrmModelView):
 
 class BillingDocumentView(CrmModelView):
     route_base = "/admin/documents"
-    datamodel = SQLAInterface(BillingDocument)
+    datamodel = EagerSQLAInterface(BillingDocument)
     staff_access = BILLING
     list_title = _l("Billing documents")
     show_title = _l("Billing document")
@@ -81,7 +81,7 @@ class BillingDocumentView(CrmModelView):
 
 class PaymentView(CrmModelView):
     route_base = "/admin/payments"
-    datamodel = SQLAInterface(Payment)
+    datamodel = EagerSQLAInterface(Payment)
     staff_access = BILLING
     list_title = _l("Payments")
     show_title = _l("Payment")

@@ -14,10 +14,12 @@ from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
+from sqlalchemy.orm import selectinload
 from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
@@ -108,6 +110,23 @@ def counterparty_link(counterparty_id) -> Markup | str:
         return ""
     href = url_for("Customer360View.show", counterparty_id=int(counterparty_id))
     return Markup('<a href="{}">{} № {}</a>').format(href, escape(_l("Customer card")), int(counterparty_id))
+
+
+class EagerSQLAInterface(SQLAInterface):
+    """FAB's model interface that loads the relations a list shows with one query per relation.
+
+    FAB renders a relation column (`contract`, `user`) by lazy-loading it row by row; on a page of
+    25 rows that is up to 25 statements per column. Here each such column costs one SELECT … IN.
+    """
+
+    def apply_all(self, query, filters=None, order_column="", order_direction="", page=None, page_size=None,
+                  select_columns=None, outer_default_load=False):
+        query = super().apply_all(query, filters, order_column, order_direction, page, page_size,
+                                  select_columns, outer_default_load)
+        for column in select_columns or []:
+            if "." not in column and self.is_relation(column):
+                query = query.options(selectinload(getattr(self.obj, column)))
+        return query
 
 
 class CrmModelView(ModelView):

@@ -1,17 +1,16 @@
 """Counterparties, contracts, payment terms and who has which role on a contract."""
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
 from crm.formatting import format_quantity
 from crm.models import Contract, ContractAccess, Counterparty, PaymentTerm
 from crm.views import choices as ch
-from crm.views.billing import BillingDocumentView, PaymentView
 from crm.views.common import (
     ChoiceField,
     CrmModelView,
+    EagerSQLAInterface,
     ReadOnlyModelView,
     choice_field,
     choice_filter_field,
@@ -34,7 +33,7 @@ class PaymentTermView(CrmModelView):
     """When money is due under a contract (shown inside the contract)."""
 
     route_base = "/admin/payment-terms"
-    datamodel = SQLAInterface(PaymentTerm)
+    datamodel = EagerSQLAInterface(PaymentTerm)
     staff_access = {"Curator": "edit", "Billing operator": "read", "Auditor": "read"}
     list_title = _l("Payment terms")
     show_title = _l("Payment term")
@@ -59,7 +58,7 @@ class ContractAccessView(ReadOnlyModelView):
     """Who has which role on which contract (granting is done through appeals and services)."""
 
     route_base = "/admin/contract-access"
-    datamodel = SQLAInterface(ContractAccess)
+    datamodel = EagerSQLAInterface(ContractAccess)
     staff_access = {"Curator": "read", "Auditor": "read"}
     list_title = _l("Access to contracts")
     show_title = _l("Access to a contract")
@@ -84,7 +83,7 @@ CONTRACT_FORM_COLUMNS = ["number", "account_number", "counterparty", "branch", "
 
 class ContractView(CrmModelView):
     route_base = "/admin/contracts"
-    datamodel = SQLAInterface(Contract)
+    datamodel = EagerSQLAInterface(Contract)
     staff_access = {"Curator": "edit", "Billing operator": "read", "Auditor": "read"}
     list_title = _l("Contracts")
     show_title = _l("Contract")
@@ -123,12 +122,14 @@ class ContractView(CrmModelView):
         "status": choice_filter_field("status", ch.CONTRACT_STATUSES),
         "price_category": choice_filter_field("price_category", ch.PRICE_CATEGORY_CHOICES),
     }
-    related_views = [EnergyObjectView, PaymentTermView, ContractAccessView, BillingDocumentView, PaymentView]
+    # Documents and payments (hundreds per contract) live on their own filtered lists and customer 360;
+    # rendering them as tabs made every contract page slow.
+    related_views = [EnergyObjectView, PaymentTermView, ContractAccessView]
 
 
 class CounterpartyView(CrmModelView):
     route_base = "/admin/counterparties"
-    datamodel = SQLAInterface(Counterparty)
+    datamodel = EagerSQLAInterface(Counterparty)
     staff_access = {"Curator": "read", "Billing operator": "read", "Auditor": "read"}
     list_title = _l("Counterparties")
     show_title = _l("Counterparty")

@@ -1,7 +1,6 @@
 """Energy objects, metering points, meters with their registers, and readings windows."""
 from __future__ import annotations
 
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
@@ -9,6 +8,7 @@ from crm.models import EnergyObject, Meter, MeteringPoint, ReadingsWindow, Regis
 from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
+    EagerSQLAInterface,
     choice_field,
     choice_filter_field,
     choice_formatter,
@@ -27,7 +27,7 @@ class RegisterView(CrmModelView):
     """Scales of a meter (tariff zone × direction); edited inside the meter."""
 
     route_base = "/admin/registers"
-    datamodel = SQLAInterface(Register)
+    datamodel = EagerSQLAInterface(Register)
     staff_access = CURATION
     list_title = _l("Registers")
     show_title = _l("Register")
@@ -50,7 +50,7 @@ class RegisterView(CrmModelView):
 
 class MeterView(CrmModelView):
     route_base = "/admin/meters"
-    datamodel = SQLAInterface(Meter)
+    datamodel = EagerSQLAInterface(Meter)
     staff_access = CURATION
     list_title = _l("Meters")
     show_title = _l("Meter")
@@ -79,7 +79,7 @@ class MeterView(CrmModelView):
 
 class MeteringPointView(CrmModelView):
     route_base = "/admin/metering-points"
-    datamodel = SQLAInterface(MeteringPoint)
+    datamodel = EagerSQLAInterface(MeteringPoint)
     staff_access = CURATION
     list_title = _l("Metering points")
     show_title = _l("Metering point")
@@ -99,7 +99,7 @@ class MeteringPointView(CrmModelView):
 
 class EnergyObjectView(CrmModelView):
     route_base = "/admin/energy-objects"
-    datamodel = SQLAInterface(EnergyObject)
+    datamodel = EagerSQLAInterface(EnergyObject)
     staff_access = CURATION
     list_title = _l("Energy objects")
     show_title = _l("Energy object")
@@ -121,7 +121,7 @@ class ReadingsWindowView(CrmModelView):
     """When readings for a period are accepted (for all branches or one)."""
 
     route_base = "/admin/readings-windows"
-    datamodel = SQLAInterface(ReadingsWindow)
+    datamodel = EagerSQLAInterface(ReadingsWindow)
     staff_access = CURATION
     list_title = _l("Readings windows")
     show_title = _l("Readings window")

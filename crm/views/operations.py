@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import flash, redirect, url_for
 from flask_appbuilder.actions import action
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
@@ -11,6 +10,7 @@ from crm.models import AuditLog, EmailOutbox
 from crm.services import outbox
 from crm.views import choices as ch
 from crm.views.common import (
+    EagerSQLAInterface,
     ReadOnlyModelView,
     choice_filter_field,
     choice_formatter,
@@ -27,7 +27,7 @@ class EmailOutboxView(ReadOnlyModelView):
     """Every e-mail the system sends; without SMTP the messages stay here ("held") to be read."""
 
     route_base = "/admin/outbox"
-    datamodel = SQLAInterface(EmailOutbox)
+    datamodel = EagerSQLAInterface(EmailOutbox)
     staff_access = READ_ONLY_AUDIT  # retrying is Admin's only
     list_title = _l("E-mail outbox")
     show_title = _l("E-mail message")
@@ -60,7 +60,7 @@ class AuditLogView(ReadOnlyModelView):
     """Who did what and when, newest first."""
 
     route_base = "/admin/audit"
-    datamodel = SQLAInterface(AuditLog)
+    datamodel = EagerSQLAInterface(AuditLog)
     staff_access = READ_ONLY_AUDIT
     list_title = _l("Audit log")
     show_title = _l("Audit record")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterInFunction
-from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.sqla.models import Role
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
@@ -11,7 +10,7 @@ from sqlalchemy import select
 from crm.extensions import db
 from crm.models import STAFF_ROLES, Branch, CrmUser, Curator
 from crm.views import choices as ch
-from crm.views.common import CrmModelView, timestamp, yes_no
+from crm.views.common import CrmModelView, EagerSQLAInterface, timestamp, yes_no
 from crm.views.labels import labels
 
 DIRECTORY = {"Curator": "read", "Billing operator": "read", "Auditor": "read"}
@@ -19,7 +18,7 @@ DIRECTORY = {"Curator": "read", "Billing operator": "read", "Auditor": "read"}
 
 class CuratorView(CrmModelView):
     route_base = "/admin/curators"
-    datamodel = SQLAInterface(Curator)
+    datamodel = EagerSQLAInterface(Curator)
     staff_access = DIRECTORY
     list_title = _l("Curators")
     show_title = _l("Curator")
@@ -38,7 +37,7 @@ class CuratorView(CrmModelView):
 
 class BranchView(CrmModelView):
     route_base = "/admin/branches"
-    datamodel = SQLAInterface(Branch)
+    datamodel = EagerSQLAInterface(Branch)
     staff_access = DIRECTORY
     list_title = _l("Branches")
     show_title = _l("Branch")
@@ -75,7 +74,7 @@ class StaffUserView(CrmModelView):
     """Staff accounts only; new accounts and passwords are managed in Security → List Users."""
 
     route_base = "/admin/staff"
-    datamodel = SQLAInterface(CrmUser)
+    datamodel = EagerSQLAInterface(CrmUser)
     staff_access: dict[str, str] = {}  # Admin only
     base_permissions = ["can_list", "can_show", "can_edit"]
     include_route_methods = {"list", "show", "edit"}
