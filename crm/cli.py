@@ -21,9 +21,12 @@ def init_command():
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already has contracts.")
 def seed_demo_command(if_empty: bool):
     """Load the demo data and demo logins."""
-    from crm.services.demo import seed_demo
+    from crm.services.demo import DemoError, seed_demo
 
-    created = seed_demo(only_if_empty=if_empty)
+    try:
+        created = seed_demo(only_if_empty=if_empty)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo("Demo data loaded." if created else "Database already has data; demo not loaded.")
 
 
