@@ -8,7 +8,26 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 
 class MailerError(Exception):
-    """The message could not be handed to the mail server (worth retrying)."""
+    """The message could not be handed to the mail server.
+
+    `permanent` is True when the server refused this message for good (a 5xx reply to its
+    recipient or its content): retrying only repeats the refusal. Everything else is worth
+    retrying: connection refused, timeouts, 4xx replies, and refusals that come from our own
+    settings (login, sender address), which an operator fixes once for every message.
+    """
+
+    def __init__(self, message: str, *, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _is_permanent(exc: Exception) -> bool:
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return bool(codes) and all(code >= 500 for code in codes)
+    if isinstance(exc, smtplib.SMTPDataError):
+        return exc.smtp_code >= 500
+    return False
 
 
 class SmtpMailer:
@@ -41,4 +60,4 @@ class SmtpMailer:
                     client.login(self.username, self.password or "")
                 client.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
-            raise MailerError(f"{exc.__class__.__name__}: {exc}") from exc
+            raise MailerError(f"{exc.__class__.__name__}: {exc}", permanent=_is_permanent(exc)) from exc

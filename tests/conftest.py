@@ -161,3 +161,10 @@ def redis_server():
 @pytest.fixture(scope="session")
 def in_ci() -> bool:
     return IN_CI
+
+
+# --- Job queue and e-mail outbox fixtures (W1) -------------------------------------------------
+# Defined in tests/services.py next to the services they drive: mailbox (the SMTP sink, emptied),
+# rq_app (a second app on RQ + a private Redis, same test database), start_worker / rq_worker
+# (real `python -m workflows.worker` processes).
+from tests.services import mailbox, rq_app, rq_worker, start_worker  # noqa: E402,F401

@@ -13,7 +13,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
@@ -48,6 +48,8 @@ def get_rq_queue():
         from redis import Redis
         from rq import Queue
 
+        # Short timeouts: a web request that enqueues must not hang on a dead Redis (the outbox
+        # keeps the work safe in the database meanwhile).
         connection = Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2,
                                     socket_timeout=5)
         state["rq_queue"] = Queue(current_app.config["RQ_QUEUE"], connection=connection,
@@ -55,24 +57,35 @@ def get_rq_queue():
     return state["rq_queue"]
 
 
-def enqueue(func: Callable, *args: Any, delay: timedelta | None = None, **kwargs: Any) -> None:
-    """Run `func(*args)` in the background. Raises whatever Redis raises if it is unreachable;
-    callers that must not fail (the outbox) catch it and rely on the sweeper."""
+def enqueue(func: Callable, *args: Any, delay: timedelta | None = None, at: datetime | None = None,
+            **kwargs: Any):
+    """Run `func(*args, **kwargs)` in the background: now, after `delay`, or at `at` (aware).
+
+    Returns the RQ job, or None in in-process mode (where an undelayed job has already run, and
+    its exceptions propagate to the caller). Raises whatever Redis raises if it is unreachable:
+    callers that must not fail (the outbox) catch it and rely on a sweeper."""
+    if delay and at:
+        raise ValueError("give either delay or at, not both")
+    if delay:
+        at = clock.now() + delay
     queue = get_rq_queue()
     if queue is None:
-        if delay:
+        if at is not None and at > clock.now():
             with _lock:
-                heapq.heappush(_delayed, (clock.now() + delay, next(_counter), func, args, kwargs))
-            return
+                heapq.heappush(_delayed, (at, next(_counter), func, args, kwargs))
+            return None
         func(*args, **kwargs)
-        return
+        return None
     from rq import Retry
 
     retry = Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
-    if delay:
-        queue.enqueue_in(delay, func, *args, retry=retry, **kwargs)
-    else:
-        queue.enqueue(func, *args, retry=retry, **kwargs)
+    if at is not None:
+        # RQ schedules in whole seconds, dropping the fraction: round up, so a job never runs
+        # before the time its data says it is due (the outbox claim would then refuse it).
+        if at.microsecond:
+            at = at.replace(microsecond=0) + timedelta(seconds=1)
+        return queue.enqueue_at(at, func, *args, retry=retry, **kwargs)
+    return queue.enqueue(func, *args, retry=retry, **kwargs)
 
 
 def run_due() -> int:
@@ -97,14 +110,18 @@ def clear_delayed() -> None:
 
 
 def queue_health() -> dict:
-    """Queue state for /healthz."""
+    """Queue state for /healthz: mode, state ("ok" or "error") and what an operator watches."""
     state = _state()
     if state["inline"]:
         return {"mode": "in-process", "state": "ok", "delayed": len(_delayed)}
     try:
+        from rq import Worker
+
         queue = get_rq_queue()
         queue.connection.ping()
-        return {"mode": "rq", "state": "ok", "queued": queue.count,
-                "failed": queue.failed_job_registry.count}
-    except Exception as exc:
+        return {"mode": "rq", "state": "ok", "queue": queue.name, "queued": queue.count,
+                "scheduled": queue.scheduled_job_registry.count, "failed": queue.failed_job_registry.count,
+                "workers": Worker.count(queue=queue)}
+    except Exception as exc:  # a health check reports; it must not raise
+        # The class name only: the message carries internal host names and ports.
         return {"mode": "rq", "state": "error", "error": exc.__class__.__name__}

@@ -20,7 +20,9 @@ PERIODIC_JOBS = [
 def register_rq_cron(scheduler, queue_name: str) -> None:
     """Register every periodic job on an rq.cron.CronScheduler."""
     for func, interval in PERIODIC_JOBS:
-        scheduler.register(func, queue_name, interval=interval)
+        # ttl: a run still queued when the next one is due is dropped, so a worker outage does not
+        # leave a pile of identical sweeps behind (each would only repeat the last one's work).
+        scheduler.register(func, queue_name, interval=interval, ttl=interval)
 
 
 def start_inprocess_scheduler(app: Flask, tick_seconds: float = 5.0) -> threading.Thread:
