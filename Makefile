@@ -53,7 +53,8 @@ lint: install
 
 worker: translations
 	@test -n "$$REDIS_URL" || (echo "Set REDIS_URL (e.g. redis://127.0.0.1:6379/0) to use the RQ worker" && exit 1)
-	$(BIN)/python -m workflows.worker --cron & $(BIN)/python -m workflows.worker
+	$(BIN)/python -m workflows.worker --cron & cron=$$!; trap 'kill $$cron 2>/dev/null; wait $$cron' EXIT INT TERM; \
+	$(BIN)/python -m workflows.worker
 
 bench: translations
 	$(BIN)/python -m bench.pages

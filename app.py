@@ -24,14 +24,16 @@ def _load_config(app: Flask, config: Any) -> None:
         config = os.environ.get("CRM_CONFIG", "dev")
     if isinstance(config, str):
         config = config_module.CONFIGS[config]
+    explicit_inline = None
     if isinstance(config, Mapping):
         app.config.from_object(config_module.CONFIGS[config.get("CRM_CONFIG", "test")])
         app.config.update(config)
+        explicit_inline = config.get("JOBS_INLINE")
     else:
         app.config.from_object(config)
-    app.config.setdefault("JOBS_INLINE", not app.config.get("REDIS_URL"))
-    if not app.config.get("REDIS_URL"):
-        app.config["JOBS_INLINE"] = True
+    # Jobs go to RQ exactly when Redis is configured (unless a caller says otherwise explicitly).
+    inline = not app.config.get("REDIS_URL") if explicit_inline is None else explicit_inline
+    app.config["JOBS_INLINE"] = inline or not app.config.get("REDIS_URL")
 
 
 def create_app(config: Any = None) -> Flask:

@@ -78,7 +78,6 @@ class Config:
     MAX_CONTENT_LENGTH = 50 * 1024 * 1024
 
     TESTING = False
-    JOBS_INLINE = not bool(REDIS_URL)
 
 
 class DevConfig(Config):
@@ -95,7 +94,6 @@ class TestConfig(Config):
     FAB_PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     REDIS_URL = None
     SMTP_URL = None
-    JOBS_INLINE = True
 
 
 class ProdConfig(Config):

@@ -5,11 +5,13 @@ without it a SQLite file in a temporary directory is used.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import tempfile
 from contextlib import contextmanager
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 
@@ -45,6 +47,18 @@ def _recreate_database(url: str) -> None:
         unavailable(f"PostgreSQL unavailable: {exc}")
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request gets its own app context, as in production.
+
+    Without this, a request made while a test holds an app context (the `db` fixture) would reuse
+    that context: `g` (Flask-Login's cached user, the locale) and the SQLAlchemy session would leak
+    between requests and make query counts and sign-outs lie.
+    """
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     return _test_database_url()
@@ -60,6 +74,7 @@ def app(database_url):
 
     _recreate_database(database_url)
     application = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI": database_url})
+    application.test_client_class = IsolatedClient
     with application.app_context():
         upgrade()
         sync_roles(application.appbuilder)
