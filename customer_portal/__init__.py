@@ -8,16 +8,7 @@ from flask_login import current_user
 bp = Blueprint("portal", __name__, url_prefix="/portal", template_folder="templates",
                static_folder="static", static_url_path="/static")
 
-#: Portal endpoints reachable without signing in; every other portal route requires a session
-#: (tests/integration/test_authz.py enumerates the routes and holds the portal to this list).
-PUBLIC_ENDPOINTS: set[str] = {"portal.login", "portal.static"}
-
-
-def public(view):
-    """Mark a portal view as reachable without signing in."""
-    PUBLIC_ENDPOINTS.add(f"portal.{view.__name__}")
-    return view
-
+from customer_portal.guards import ROUTE_RULES, account_route, contract_route, public_route  # noqa: E402,F401
 
 #: Everything the portal loads comes from this origin (no CDN); Bootstrap's own CSS uses data: SVGs.
 CONTENT_SECURITY_POLICY = "; ".join([

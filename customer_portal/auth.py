@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash
 
 from crm.extensions import db
 from crm.models import CrmUser
-from customer_portal import bp, public
+from customer_portal import account_route, bp, public_route
 from customer_portal.context import safe_next
 from customer_portal.forms import SignInForm
 
@@ -58,7 +58,7 @@ def _reset_session() -> None:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@public
+@public_route
 def login():
     """The sign-in page; 400 with a generic message when the login or password is wrong."""
     next_url = safe_next(request.args.get("next"))
@@ -79,7 +79,7 @@ def login():
 
 
 @bp.route("/logout", methods=["POST"])
-@login_required
+@account_route
 def logout():
     """Sign out (POST only, CSRF-protected) and forget the session."""
     # Reset first: logout_user() leaves a marker in the session that deletes the remember-me cookie.

@@ -2,26 +2,23 @@
 from __future__ import annotations
 
 from flask import render_template
-from flask_login import current_user, login_required
 
-from crm import access
 from crm.access import Capability
 from crm.services import contracts as contract_service
-from customer_portal import bp
+from customer_portal import account_route, bp, contract_route
 from customer_portal.context import portal_grants
 
 
 @bp.route("/contracts/")
-@login_required
+@account_route
 def contract_list():
     """Every contract the user has a role on, with counterparty, kind, status, role and branch."""
     return render_template("portal/contracts.html", rows=contract_service.contract_rows(portal_grants()))
 
 
 @bp.route("/contracts/<int:contract_id>/")
-@login_required
-def contract_card(contract_id: int):
+@contract_route(Capability.VIEW_CONTRACT)
+def contract_card(grant, contract_id: int):
     """Details, requisites, terms, contacts and the objects within the user's scope; 404 without a role."""
-    grant = access.require(current_user, contract_id, Capability.VIEW_CONTRACT)
     card = contract_service.contract_card(grant)
     return render_template("portal/contract_card.html", grant=grant, card=card)

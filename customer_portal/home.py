@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from flask import redirect, render_template, url_for
-from flask_login import login_required
 
 from crm.services import contracts as contract_service
-from customer_portal import bp
+from customer_portal import account_route, bp
 from customer_portal.context import portal_grants
 
 
 @bp.route("/")
-@login_required
+@account_route
 def index():
     """The only contract's card, or the list of the user's contracts."""
     grants = portal_grants()

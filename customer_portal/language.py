@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, redirect, request, session, url_for
 
-from customer_portal import bp, public
+from customer_portal import bp, public_route
 from customer_portal.context import safe_next
 
 #: the languages the portal offers (FAB's locale selector reads session["locale"])
@@ -11,7 +11,7 @@ PORTAL_LANGUAGES = ("ru", "en")
 
 
 @bp.route("/lang/<code>", methods=["GET", "POST"])
-@public
+@public_route
 def set_language(code: str):
     """Remember the language in the session and go back to a portal page (never off-site)."""
     if code not in PORTAL_LANGUAGES or code not in current_app.config.get("LANGUAGES", {}):

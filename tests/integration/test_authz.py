@@ -56,12 +56,17 @@ def _fab_routes():
     return routes
 
 
+def _portal_rules():
+    return [rule for rule in _COLLECTION_APP.url_map.iter_rules() if rule.endpoint.startswith("portal.")]
+
+
 def _portal_routes():
-    from customer_portal import PUBLIC_ENDPOINTS
+    from customer_portal import ROUTE_RULES
 
     routes = []
-    for rule in _COLLECTION_APP.url_map.iter_rules():
-        if not rule.endpoint.startswith("portal.") or rule.endpoint in PUBLIC_ENDPOINTS:
+    for rule in _portal_rules():
+        declared = ROUTE_RULES.get(rule.endpoint)
+        if declared is not None and declared.kind == "public":
             continue
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             routes.append(pytest.param(method, _fill(rule), id=f"{rule.endpoint}:{method}"))
@@ -70,6 +75,13 @@ def _portal_routes():
 
 FAB_ROUTES = _fab_routes()
 PORTAL_ROUTES = _portal_routes()
+
+
+def test_every_portal_route_declares_who_may_call_it():
+    from customer_portal import ROUTE_RULES
+
+    undeclared = sorted({rule.endpoint for rule in _portal_rules()} - set(ROUTE_RULES))
+    assert not undeclared, f"portal routes without public_route/account_route/contract_route: {undeclared}"
 
 
 def test_route_enumeration_finds_the_views_it_must_cover():
@@ -160,3 +172,74 @@ def test_curator_cannot_delete_a_contract_when_edit_level_excludes_delete(app, d
     client.post(f"/admin/contracts/delete/{contract.id}")
     db.session.expire_all()
     assert db.session.get(Contract, contract.id) is not None
+
+
+# --- The C6 matrix: every contract route × every kind of user -------------------------------------
+
+ACTORS = ["anonymous", "power_engineer", "accountant", "manager", "administrator", "other_counterparty",
+          "engineer_outside_scope"]
+
+
+def _contract_routes():
+    from customer_portal import ROUTE_RULES
+
+    routes = []
+    for rule in _portal_rules():
+        declared = ROUTE_RULES.get(rule.endpoint)
+        if declared is None or declared.kind != "contract":
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for actor in ACTORS:
+                routes.append(pytest.param(rule.rule, method, declared.capability, actor,
+                                           id=f"{rule.endpoint}:{method}:{actor}"))
+    return routes
+
+
+@pytest.fixture()
+def matrix(app, db):
+    """One shared contract with two objects, a user per role, a stranger and a scoped engineer."""
+    contract = f.contract()
+    inside, outside = f.energy_object(contract), f.energy_object(contract)
+    f.meter(inside)
+    users = {}
+    for role in ("power_engineer", "accountant", "manager", "administrator"):
+        users[role] = f.user(f"{role}@matrix.example")
+        f.grant(users[role], contract, role)
+    users["engineer_outside_scope"] = f.user("scoped@matrix.example")
+    f.grant(users["engineer_outside_scope"], contract, "power_engineer", objects=[outside])
+    users["other_counterparty"] = f.user("other@matrix.example")
+    f.grant(users["other_counterparty"], f.contract(), "administrator")
+    db.session.commit()
+    return {"contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()}}
+
+
+def _fill_contract_route(path: str, matrix: dict) -> str:
+    path = re.sub(r"<(?:int:)?contract_id>", str(matrix["contract_id"]), path)
+    path = re.sub(r"<(?:int:)?object_id>", str(matrix["object_id"]), path)
+    return re.sub(r"<[^>]+>", "1", path)
+
+
+@pytest.mark.parametrize(("rule", "method", "capability", "actor"), _contract_routes())
+def test_contract_route_answers_exactly_as_the_role_matrix_says(app, matrix, rule, method, capability, actor):
+    from crm.access import role_can
+
+    client = app.test_client()
+    if actor != "anonymous":
+        assert f.login(client, matrix["emails"][actor]).status_code == 302
+    path = _fill_contract_route(rule, matrix)
+    response = client.open(path, method=method)
+    if actor == "anonymous":
+        assert response.status_code == 302 and "/portal/login" in response.headers["Location"]
+        return
+    if actor == "other_counterparty":
+        assert response.status_code == 404
+        return
+    if actor == "engineer_outside_scope" and "<int:object_id>" in rule:
+        assert response.status_code == 404
+        return
+    role = "power_engineer" if actor == "engineer_outside_scope" else actor
+    if role_can(role, capability):
+        assert response.status_code not in {401, 403, 404}, response.status_code
+        assert "/portal/login" not in response.headers.get("Location", "")
+    else:
+        assert response.status_code == 403
