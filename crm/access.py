@@ -28,6 +28,10 @@ class Capability(enum.StrEnum):
     VIEW_FINANCE = "view_finance"              # unpaid documents, debt, chart, payment history, documents
     PAY = "pay"
     MANAGE_ROLES = "manage_roles"
+    # Not a row of SPEC C6's table: seed 000 lets the customer keep up to 9 contact persons per
+    # contract without saying who edits them. Decision: the roles that act for the whole contract
+    # (administrator, manager) edit them; everyone with a role sees them on the contract card.
+    EDIT_CONTACT_PERSONS = "edit_contact_persons"
 
 
 _ALL = frozenset(ContractRole)
@@ -44,6 +48,7 @@ MATRIX: dict[Capability, frozenset[ContractRole]] = {
     Capability.VIEW_FINANCE: frozenset({_B, _M, _A}),
     Capability.PAY: frozenset({_B, _M, _A}),
     Capability.MANAGE_ROLES: frozenset({_A}),
+    Capability.EDIT_CONTACT_PERSONS: frozenset({_M, _A}),
 }
 
 

@@ -51,7 +51,11 @@ class MenuItem:
 
 MENU: list[MenuItem] = [
     MenuItem("contracts", _l("Contracts"), "portal.contract_list", icon="file-earmark-text",
-             capability=Capability.VIEW_CONTRACT, also_active=("portal.contract_card", "portal.index")),
+             capability=Capability.VIEW_CONTRACT,
+             also_active=("portal.contract_card", "portal.index", "portal.selector_settings", "portal.remove_contract",
+                          "portal.contact_persons", "portal.contact_person_add", "portal.contact_person_edit")),
+    MenuItem("users", _l("Users"), "portal.contract_users", icon="people", capability=Capability.MANAGE_ROLES,
+             contract_scoped=True, also_active=("portal.contract_user_edit",)),
 ]
 
 

@@ -1,18 +1,31 @@
 """Reading contracts for the portal: the list rows and the card with objects, meters and contacts.
 
-Read helpers: they never commit. Every function issues a fixed number of statements whatever the
-number of contracts, objects or meters (relationships are eager-loaded with `selectinload`).
+Read helpers never commit and issue a fixed number of statements whatever the number of contracts,
+objects or meters (relationships are eager-loaded with `selectinload`); the writers at the end
+(selector, contact persons) own their transaction.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from flask_babel import gettext as _
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from crm.access import ContractGrant
 from crm.extensions import db
-from crm.models import Branch, Contract, ContractRole, Counterparty, EnergyObject, Meter, MeteringPoint
+from crm.models import (
+    MAX_CONTACT_PERSONS,
+    Branch,
+    ContactPerson,
+    Contract,
+    ContractRole,
+    Counterparty,
+    EnergyObject,
+    Meter,
+    MeteringPoint,
+)
+from crm.services import ServiceError, audit
 
 
 @dataclass(frozen=True)
@@ -76,3 +89,93 @@ def contract_card(grant: ContractGrant) -> ContractCard:
     if grant.object_ids is not None:
         query = query.where(EnergyObject.id.in_(grant.object_ids))
     return ContractCard(contract=contract, energy_objects=list(db.session.scalars(query)))
+
+
+# --- writing: the selector, contact persons (SPEC C5) -------------------------------------------
+
+class ContractError(ServiceError):
+    """A contract change was refused; nothing was changed."""
+
+
+def save_selector(user, grants: list[ContractGrant], contract_ids) -> None:
+    """Keep these of the user's contracts in the selector [003 §4]; at least one. Commits."""
+    own = [grant.contract.id for grant in grants]
+    chosen = {int(cid) for cid in contract_ids or [] if str(cid).isdigit()}
+    kept = [cid for cid in own if cid in chosen]
+    if not kept:
+        raise ContractError(_("Keep at least one contract in the selector."), field="contracts")
+    user.selector_contract_ids = None if len(kept) == len(own) else kept
+    db.session.commit()
+
+
+def contact_persons(contract_id: int) -> list[ContactPerson]:
+    """The customer's contact persons of the contract, by name."""
+    return list(db.session.scalars(
+        select(ContactPerson).where(ContactPerson.contract_id == contract_id).order_by(ContactPerson.full_name)))
+
+
+def contact_person(contract_id: int, person_id) -> ContactPerson:
+    """One contact person of the contract (a person of another contract is not found)."""
+    person = None
+    if person_id is not None and str(person_id).isdigit():
+        person = db.session.scalars(select(ContactPerson).where(
+            ContactPerson.id == int(person_id), ContactPerson.contract_id == contract_id)).first()
+    if person is None:
+        raise ContractError(_("This contact person was not found."), status=404)
+    return person
+
+
+def _contact_values(values: dict) -> dict:
+    cleaned = {key: (values.get(key) or "").strip() or None for key in ("full_name", "position", "phone", "email")}
+    problems = []
+    if not cleaned["full_name"]:
+        problems.append(_("Enter the contact person's name."))
+    if cleaned["email"] and ("@" not in cleaned["email"] or " " in cleaned["email"]):
+        problems.append(_("Enter a valid e-mail address, e.g. name@company.ru."))
+    if cleaned["phone"] and sum(ch.isdigit() for ch in cleaned["phone"]) < 5:
+        problems.append(_("Enter a phone number, e.g. +7 495 123-45-67."))
+    for key, limit in (("full_name", 255), ("position", 255), ("phone", 64), ("email", 320)):
+        if cleaned[key] and len(cleaned[key]) > limit:
+            problems.append(_("A value is too long."))
+            break
+    if problems:
+        raise ContractError(" ".join(problems))
+    return cleaned
+
+
+def add_contact_person(contract: Contract, values: dict, *, actor) -> ContactPerson:
+    """Add a contact person; a 10th is refused (seed 000: at most 9). Commits."""
+    count = db.session.scalar(select(func.count(ContactPerson.id)).where(ContactPerson.contract_id == contract.id))
+    if count >= MAX_CONTACT_PERSONS:
+        raise ContractError(_("A contract has at most %(max)s contact persons. Delete one to add another.",
+                              max=MAX_CONTACT_PERSONS))
+    person = ContactPerson(contract_id=contract.id, **_contact_values(values))
+    db.session.add(person)
+    db.session.flush()
+    _audit_contact("contact_person.added", contract, person, actor)
+    db.session.commit()
+    return person
+
+
+def update_contact_person(contract: Contract, person_id, values: dict, *, actor) -> ContactPerson:
+    """Edit a contact person of the contract. Commits."""
+    person = contact_person(contract.id, person_id)
+    for key, value in _contact_values(values).items():
+        setattr(person, key, value)
+    _audit_contact("contact_person.changed", contract, person, actor)
+    db.session.commit()
+    return person
+
+
+def delete_contact_person(contract: Contract, person_id, *, actor) -> None:
+    """Delete a contact person of the contract. Commits."""
+    person = contact_person(contract.id, person_id)
+    _audit_contact("contact_person.deleted", contract, person, actor)
+    db.session.delete(person)
+    db.session.commit()
+
+
+def _audit_contact(action: str, contract: Contract, person: ContactPerson, actor) -> None:
+    audit.record(action, actor=actor, subject_type="contract", subject_id=contract.id,
+                 counterparty_id=contract.counterparty_id,
+                 detail={"contact_person_id": person.id, "full_name": person.full_name})
