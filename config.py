@@ -73,8 +73,15 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_DURATION = timedelta(days=30)
-    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # Server-side session lifetimes (crm/services/sessions.py). "Remember me" keeps the session
+    # cookie after the browser closes (PERMANENT_SESSION_LIFETIME) and extends the idle limit.
+    SESSION_IDLE_MINUTES = int(_env("SESSION_IDLE_MINUTES", "30"))
+    SESSION_ABSOLUTE_HOURS = int(_env("SESSION_ABSOLUTE_HOURS", "12"))
+    SESSION_REMEMBER_IDLE_DAYS = int(_env("SESSION_REMEMBER_IDLE_DAYS", "14"))
+    SESSION_REMEMBER_ABSOLUTE_DAYS = int(_env("SESSION_REMEMBER_ABSOLUTE_DAYS", "30"))
+    PERMANENT_SESSION_LIFETIME = timedelta(days=SESSION_REMEMBER_ABSOLUTE_DAYS)
     MAX_CONTENT_LENGTH = 50 * 1024 * 1024
 
     TESTING = False
@@ -97,6 +104,7 @@ class TestConfig(Config):
 
 
 class ProdConfig(Config):
+    SESSION_COOKIE_NAME = "__Host-crm_session"  # Secure, no Domain, Path=/: cannot be set by a subdomain
     SESSION_COOKIE_SECURE = True
     REMEMBER_COOKIE_SECURE = True
     PREFERRED_URL_SCHEME = "https"

@@ -1,10 +1,40 @@
-"""Cross-cutting HTTP concerns: health check and security headers."""
+"""Cross-cutting HTTP concerns: health check, server-side sessions and security headers."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, flash, g, jsonify, request, session
+from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import text
 
 from crm.extensions import csrf, db
+
+#: Flask-AppBuilder's pages rely on inline scripts and styles, so the back office gets a looser
+#: policy than the portal (customer_portal sets its own, stricter one first); both allow only
+#: this origin (no CDN).
+BACK_OFFICE_CSP = "; ".join([
+    "default-src 'self'",
+    "img-src 'self' data:",
+    "style-src 'self' 'unsafe-inline'",
+    "script-src 'self' 'unsafe-inline'",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'self'",
+])
+#: session keys that survive signing in and out (the chosen language)
+KEPT_SESSION_KEYS = ("locale",)
+
+
+def reset_session() -> None:
+    """Drop everything from the Flask session except the chosen language."""
+    kept = {key: session[key] for key in KEPT_SESSION_KEYS if key in session}
+    session.clear()
+    session.update(kept)
+
+
+def _is_static(endpoint: str | None) -> bool:
+    return endpoint is None or endpoint == "static" or endpoint.endswith(".static") or endpoint == "healthz"
 
 
 def register_web(app: Flask) -> None:
@@ -42,11 +72,51 @@ def register_web(app: Flask) -> None:
         response.headers["Cache-Control"] = "no-store"
         return response, code
 
+    _register_sessions(app)
+
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
+        from crm.services import sessions
+
+        sessions.set_device_cookie(response)
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", BACK_OFFICE_CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+        if not _is_static(request.endpoint) and current_user and current_user.is_authenticated:
+            # Pages with personal data must not be kept by shared caches or the back button.
+            headers.setdefault("Cache-Control", "no-store")
         if app.config.get("HSTS"):
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response
+
+
+def _register_sessions(app: Flask) -> None:
+    """Track every sign-in as a UserSession row and sign out browsers whose row no longer works."""
+    from crm.services import sessions
+
+    @user_logged_in.connect_via(app)
+    def _record_session(sender, user, **extra):
+        # The portal starts the row itself (it knows "remember me"); FAB's /login/ lands here.
+        if not g.get("crm_session_started"):
+            sessions.start(user, remember=False)
+            from crm.services import audit
+
+            audit.record("signin.success", actor=user, subject_type="user", subject_id=user.id,
+                         detail={"via": request.blueprint or "back_office"})
+            db.session.commit()
+
+    @app.before_request
+    def _check_session():
+        if _is_static(request.endpoint) or not current_user.is_authenticated:
+            return None
+        reason = sessions.check_request(current_user)
+        if reason is not None:
+            reset_session()
+            logout_user()
+            g.user = current_user
+            flash(sessions.sign_out_message(reason), "warning")
+        return None
