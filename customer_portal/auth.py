@@ -54,6 +54,7 @@ def _password_change_gate():
 
 def _finish_sign_in(user: CrmUser, remember: bool, next_url: str | None):
     reset_session()
+    sessions.start(user, remember=remember)  # before login_user(), whose signal would start one too
     login_user(user, remember=remember)
     accounts.complete_sign_in(user, remember=remember)
     if user.must_change_password:

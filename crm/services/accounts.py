@@ -112,8 +112,8 @@ def _signin_failed(login: str, user: CrmUser | None):
 
 
 def complete_sign_in(user: CrmUser, *, remember: bool) -> None:
-    """After the password (and second factor) passed: record the session, run first-sign-in work."""
-    sessions.start(user, remember=remember)
+    """After the password (and second factor) passed and `login_user()`: run first-sign-in work
+    and audit. The caller started the session record (`sessions.start`) before `login_user()`."""
     try:
         from crm.services.signup import complete_first_sign_in
     except ImportError:  # sign-up (issue 3, part A) not installed
@@ -234,8 +234,13 @@ def _check_new_password(user: CrmUser, password: str, confirm: str) -> None:
     problems: dict[str, list[str]] = {}
     from crm.services.passwords import WeakPasswordError
 
+    # passwords.py compares the login's local part but checks the length of the whole login:
+    # a short local part ("s@…") would forbid every password containing that letter.
+    login = user.username or ""
+    if len(login.split("@")[0]) < 4:
+        login = None
     try:
-        check_password_policy(password or "", login=user.username)
+        check_password_policy(password or "", login=login)
     except WeakPasswordError as exc:
         problems["new_password"] = exc.problems
     if (password or "") != (confirm or ""):
