@@ -23,3 +23,23 @@ def sweep_outbox_job() -> int:
         return outbox.sweep()
     finally:
         db.session.remove()
+
+
+def remove_expired_bindings_job() -> int:
+    """Delete contract bindings left unconfirmed for 24 h (SPEC C1 a)."""
+    from crm.services import signup
+
+    try:
+        return signup.remove_expired_bindings()
+    finally:
+        db.session.remove()
+
+
+def block_unactivated_accounts_job() -> int:
+    """Block staff-created accounts not activated within their 5-day window (SPEC C1 c)."""
+    from crm.services import signup
+
+    try:
+        return signup.block_unactivated_accounts()
+    finally:
+        db.session.remove()

@@ -14,6 +14,8 @@ log = logging.getLogger(__name__)
 # (job, interval in seconds). Later issues add expiries, reminders and SLA escalation here.
 PERIODIC_JOBS = [
     (jobs.sweep_outbox_job, 60),
+    (jobs.remove_expired_bindings_job, 600),
+    (jobs.block_unactivated_accounts_job, 600),
 ]
 
 
