@@ -51,7 +51,7 @@ def register_views(appbuilder) -> None:
     for view in (PaymentTermView, RegisterView, Customer360View):
         appbuilder.add_view_no_menu(view)
 
-    from crm.views.access_admin import register_access_views; register_access_views(appbuilder)  # noqa: E702
+    from crm.views.access_admin import register_access_views; register_access_views(appbuilder)  # noqa: E702, I001
     from crm.views.signup_admin import register_signup_views; register_signup_views(appbuilder)  # noqa: E702, I001
     _security_menu_last(appbuilder)
 
