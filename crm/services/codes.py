@@ -66,6 +66,13 @@ def seconds_until_resend(purpose: str, user_id: int) -> int:
     return max(0, int(wait + 0.999))
 
 
+def peek(purpose: str, token: str) -> OneTimeCode | None:
+    """The link row for `token` without using it up (to show a form before the link is consumed)."""
+    return db.session.scalars(
+        select(OneTimeCode).where(OneTimeCode.purpose == purpose, OneTimeCode.code_hash == _hash(token or ""))
+    ).first()
+
+
 def consume(purpose: str, secret: str, *, user_id: int | None = None) -> OneTimeCode:
     """Accept a code once: checks purpose, owner, window and attempts; marks it used.
 
@@ -99,7 +106,8 @@ def consume(purpose: str, secret: str, *, user_id: int | None = None) -> OneTime
         if row.expires_at <= now:
             raise CodeError(_("The link has expired."))
         if row.not_before is not None and now < row.not_before:
-            raise CodeError(_("The link is not valid yet. Use it from %(day)s.",
-                              day=row.not_before.strftime("%d.%m.%Y")))
+            from crm.formatting import format_day
+
+            raise CodeError(_("The link is not valid yet. Use it from %(day)s.", day=format_day(row.not_before)))
     row.used_at = now
     return row

@@ -479,8 +479,7 @@ def create_account_from_application(*, actor, inn: str, organisation: str, email
 def find_activation(token: str) -> tuple[OneTimeCode, CrmUser]:
     """Look an activation link up without using it; SignupError says why it cannot be used now."""
     _require_method(SIGNUP_PAPER)
-    row = db.session.scalar(select(OneTimeCode).where(OneTimeCode.purpose == ACTIVATE,
-                                                      OneTimeCode.code_hash == codes._hash(token or "")))
+    row = codes.peek(ACTIVATE, token)
     if row is None:
         raise SignupError(_("The link is invalid."), status=404)
     user = db.session.get(CrmUser, row.user_id)
