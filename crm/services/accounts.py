@@ -261,11 +261,17 @@ def _set_password(user: CrmUser, password: str) -> None:
 def change_password(user: CrmUser, old: str, new: str, confirm: str, *, end_others: bool = True) -> int:
     """Change the password (the old one required); returns how many other sessions were ended."""
     throttle.hit("signin", user.username)
+    problems: dict[str, list[str]] = {}
     if not check_password_hash(user.password or "", old or ""):
-        raise ValidationError({"old_password": [_("The current password is wrong.")]})
-    _check_new_password(user, new, confirm)
-    if old == new:
-        raise ValidationError({"new_password": [_("The new password must differ from the current one.")]})
+        problems["old_password"] = [_("The current password is wrong.")]
+    try:
+        _check_new_password(user, new, confirm)
+    except ValidationError as exc:
+        problems.update(exc.problems)
+    if old and old == new:
+        problems.setdefault("new_password", []).append(_("The new password must differ from the current one."))
+    if problems:
+        raise ValidationError(problems)
     _set_password(user, new)
     ended = 0
     if end_others:
