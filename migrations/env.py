@@ -109,6 +109,10 @@ def run_migrations_online():
         with context.begin_transaction():
             context.run_migrations()
 
+        if connection.dialect.name == "sqlite":
+            # The connection goes back to the app's pool: enforce foreign keys again.
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
 
 if context.is_offline_mode():
     run_migrations_offline()

@@ -188,8 +188,7 @@ def request_recovery(email: str) -> None:
 
 
 def _link_row(token: str) -> OneTimeCode | None:
-    return db.session.scalar(select(OneTimeCode).where(OneTimeCode.purpose == "password_reset",
-                                                       OneTimeCode.code_hash == codes._hash(token or "")))
+    return codes.peek("password_reset", token)
 
 
 def check_reset_link(token: str) -> CrmUser:

@@ -48,7 +48,7 @@ def password_problems(password: str, *, login: str | None = None) -> list[str]:
     lowered = password.lower()
     if lowered in _common_passwords():
         problems.append(_("This password is too common: it is among the first ones attackers try."))
-    elif login and len(login) >= 4 and login.lower().split("@")[0] in lowered:
+    elif login and len(login.split("@")[0]) >= 4 and login.lower().split("@")[0] in lowered:
         problems.append(_("The password must not contain your login."))
     return problems
 

@@ -10,12 +10,14 @@ from flask_babel import lazy_gettext as _l
 
 def register_views(appbuilder) -> None:
     """Register every back-office view and API on `appbuilder`."""
+    from crm.views.access_admin import register_access_views
     from crm.views.billing import BillingDocumentView, PaymentView, TariffView
     from crm.views.customer360 import Customer360View
     from crm.views.customers import ContractAccessView, ContractView, CounterpartyView, PaymentTermView
     from crm.views.metering import EnergyObjectView, MeteringPointView, MeterView, ReadingsWindowView, RegisterView
     from crm.views.operations import AuditLogView, EmailOutboxView
-    from crm.views.staff import BranchView, CuratorView, StaffUserView
+    from crm.views.signup_admin import register_signup_views
+    from crm.views.staff import BranchView, CuratorView, StaffUserView, register_account_views
 
     def add(view, name, label, icon, category, category_label, category_icon):
         appbuilder.add_view(view, name, label=label, icon=icon, category=category, category_label=category_label,
@@ -51,8 +53,9 @@ def register_views(appbuilder) -> None:
     for view in (PaymentTermView, RegisterView, Customer360View):
         appbuilder.add_view_no_menu(view)
 
-    from crm.views.access_admin import register_access_views; register_access_views(appbuilder)  # noqa: E702, I001
-    from crm.views.signup_admin import register_signup_views; register_signup_views(appbuilder)  # noqa: E702, I001
+    register_access_views(appbuilder)
+    register_signup_views(appbuilder)
+    register_account_views(appbuilder)
     _security_menu_last(appbuilder)
 
 

@@ -83,6 +83,7 @@ CONTRACT_FORM_COLUMNS = ["number", "account_number", "counterparty", "branch", "
 
 class ContractView(CrmModelView):
     route_base = "/admin/contracts"
+    show_template = "admin/access_contract_show.html"
     datamodel = EagerSQLAInterface(Contract)
     staff_access = {"Curator": "edit", "Billing operator": "read", "Auditor": "read"}
     list_title = _l("Contracts")
