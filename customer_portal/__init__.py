@@ -27,7 +27,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 def register_portal(app: Flask, appbuilder) -> None:
     """Register the blueprint and point Flask-Login's redirects at the portal sign-in page."""
-    from customer_portal import auth, contracts, home, language, payments, profile, signup  # noqa: F401  (routes attach to bp)
+    from customer_portal import auth, contracts, home, language, payments, profile, readings, signup  # noqa: F401  (routes attach to bp)
 
     app.register_blueprint(bp)
     sm = appbuilder.sm

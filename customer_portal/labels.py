@@ -15,6 +15,8 @@ from crm.models import (
     InputStatus,
     PaymentTermKind,
     PersonType,
+    ReadingSource,
+    ReadingStatus,
     TariffZone,
 )
 
@@ -57,6 +59,17 @@ LABELS = {
         Direction.REACTIVE_IMPORT: _l("R+ (reactive, consumed)"),
         Direction.REACTIVE_EXPORT: _l("R− (reactive, supplied)"),
     },
+    "reading_source": {
+        ReadingSource.PORTAL: _l("Submitted via the customer portal"),
+        ReadingSource.FILE: _l("From a file"),
+        ReadingSource.STAFF: _l("Entered by staff"),
+        ReadingSource.BILLING: _l("From the billing system"),
+    },
+    "reading_status": {
+        ReadingStatus.SUBMITTED: _l("Submitted"),
+        ReadingStatus.ACCEPTED: _l("Accepted"),
+        ReadingStatus.REJECTED: _l("Rejected"),
+    },
     "payment_term_kind": {
         PaymentTermKind.ADVANCE: _l("Interim payment"),
         PaymentTermKind.FINAL: _l("Final settlement"),
@@ -74,6 +87,11 @@ BADGES = {
         InputStatus.WAITING: "warning",
         InputStatus.RECEIVED: "success",
         InputStatus.NOT_REQUIRED: "secondary",
+    },
+    "reading_status": {
+        ReadingStatus.SUBMITTED: "info",
+        ReadingStatus.ACCEPTED: "success",
+        ReadingStatus.REJECTED: "danger",
     },
     "contract_kind": {
         ContractKind.ELECTRICITY: "electricity",

@@ -56,6 +56,8 @@ MENU: list[MenuItem] = [
                           "portal.contact_persons", "portal.contact_person_add", "portal.contact_person_edit")),
     MenuItem("payments", _l("Payments"), "portal.payments", icon="credit-card",
              capability=Capability.VIEW_FINANCE, contract_scoped=True),
+    MenuItem("readings", _l("Readings"), "portal.readings", icon="speedometer2",
+             capability=Capability.VIEW_READINGS, contract_scoped=True),
     MenuItem("users", _l("Users"), "portal.contract_users", icon="people", capability=Capability.MANAGE_ROLES,
              contract_scoped=True, also_active=("portal.contract_user_edit",)),
 ]
