@@ -6,7 +6,8 @@ Bad filter input never fails the page: each problem is shown under its field and
 """
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from flask import render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -36,12 +37,31 @@ def _iso(value: date) -> str:
     return value.isoformat()
 
 
-def _wider_period_url(contract_id: int, today: date) -> str:
-    """The last twelve months (the current one included), every status: the empty state's way out."""
-    _first, last = payment_service.current_month(today)
-    year, month = (today.year, today.month - 11) if today.month == 12 else (today.year - 1, today.month + 1)
-    return url_for("portal.payments", contract_id=contract_id, date_from=_iso(date(year, month, 1)),
-                   date_to=_iso(last))
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    url: str
+    active: bool
+
+
+def _months_back(today: date, months: int) -> date:
+    """The first day of the month `months` before the current one."""
+    index = today.year * 12 + today.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _presets(contract_id: int, today: date, chosen: payment_service.HistoryFilter) -> list[Preset]:
+    """One-click periods: this month, the previous month, the last twelve months (status kept)."""
+    first, last = payment_service.current_month(today)
+    previous_last = first - timedelta(days=1)
+    periods = [(_l("Current month"), first, last),
+               (_l("Previous month"), previous_last.replace(day=1), previous_last),
+               (_l("Last 12 months"), _months_back(today, 11), last)]
+    status = chosen.status or payment_service.ALL_STATUSES
+    return [Preset(str(label), url_for("portal.payments", contract_id=contract_id, date_from=_iso(start),
+                                       date_to=_iso(end), status=status),
+                   (start, end) == (chosen.date_from, chosen.date_to))
+            for label, start, end in periods]
 
 
 @bp.route("/contracts/<int:contract_id>/payments")
@@ -60,17 +80,16 @@ def payments(grant, contract_id: int):
         errors = exc.errors
         chosen = payment_service.default_filter(today)
     history = payment_service.payment_history(contract_id, chosen.date_from, chosen.date_to, chosen.status)
-    form = {
-        # A field with an error keeps what was typed, so it can be corrected; the others show
-        # what is applied.
-        "date_from": values["date_from"] if "date_from" in errors else _iso(chosen.date_from),
-        "date_to": values["date_to"] if "date_to" in errors else _iso(chosen.date_to),
-        "status": chosen.status or payment_service.ALL_STATUSES,
-    }
-    default = payment_service.default_filter(today)
+    # After a mistake the fields keep what was typed, so it can be corrected (an unknown status
+    # falls back to "all"); otherwise they show the filter applied.
+    form = {"date_from": _iso(chosen.date_from), "date_to": _iso(chosen.date_to),
+            "status": chosen.status or payment_service.ALL_STATUSES}
+    if errors:
+        form.update({key: values[key].strip()[:32] for key in ("date_from", "date_to") if values[key].strip()})
+        if "status" not in errors and values["status"].strip():
+            form["status"] = values["status"].strip()
     return render_template(
         "portal/payments.html", grant=grant, history=history, chosen=chosen, form=form, errors=errors,
         statuses=payment_service.STATUSES, status_label=status_label, status_badges=STATUS_BADGES,
-        is_default=chosen == default, max_rows=payment_service.MAX_ROWS,
-        wider_url=_wider_period_url(contract_id, today),
+        presets=_presets(contract_id, today, chosen),
     ), (400 if errors else 200)

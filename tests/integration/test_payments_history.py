@@ -127,7 +127,7 @@ def test_empty_state_suggests_a_wider_period_when_month_has_no_payments(app, db,
     assert response.status_code == 200
     assert "За выбранный период платежей нет" in html
     assert "расширить период" in html
-    assert "date_from=2025-07-01&amp;date_to=2026-06-30" in html
+    assert "date_from=2025-07-01&amp;date_to=2026-06-30&amp;status=all" in html
     assert "<tbody>" not in html
 
 
