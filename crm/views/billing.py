@@ -9,9 +9,6 @@ from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
-    choice_field,
-    choice_filter_field,
-    choice_formatter,
     day,
     money,
     not_before,
@@ -38,11 +35,9 @@ class TariffView(CrmModelView):
                                                  "valid_to"]
     search_columns = ["group_code", "name", "zone", "valid_from", "valid_to"]
     base_order = ("valid_from", "desc")
-    formatters_columns = {"zone": choice_formatter(ch.TARIFF_ZONES), "valid_from": day, "valid_to": day,
-                          "rate": lambda value: format_quantity(value, places=5)}
+    choice_columns = {"zone": ch.TARIFF_ZONES}
+    formatters_columns = {"valid_from": day, "valid_to": day, "rate": lambda value: format_quantity(value, places=5)}
     validators_columns = {"valid_to": [not_before("valid_from")]}
-    add_form_extra_fields = edit_form_extra_fields = {"zone": choice_field("zone", ch.TARIFF_ZONES)}
-    search_form_extra_fields = {"zone": choice_filter_field("zone", ch.TARIFF_ZONES)}
 
 
 class BillingDocumentView(CrmModelView):
@@ -63,20 +58,8 @@ class BillingDocumentView(CrmModelView):
                     "due_date", "file_key", "external_id"]
     add_columns = edit_columns = ["contract", "doc_type", "number", "doc_date", "period", "sale_kind", "amount",
                                   "amount_due", "due_date"]
-    formatters_columns = {
-        "doc_type": choice_formatter(ch.DOCUMENT_TYPES),
-        "sale_kind": choice_formatter(ch.SALE_KINDS),
-        "doc_date": day, "due_date": day, "period": period,
-        "amount": money, "amount_due": money,
-    }
-    add_form_extra_fields = edit_form_extra_fields = {
-        "doc_type": choice_field("doc_type", ch.DOCUMENT_TYPES),
-        "sale_kind": choice_field("sale_kind", ch.SALE_KINDS),
-    }
-    search_form_extra_fields = {
-        "doc_type": choice_filter_field("doc_type", ch.DOCUMENT_TYPES),
-        "sale_kind": choice_filter_field("sale_kind", ch.SALE_KINDS),
-    }
+    choice_columns = {"doc_type": ch.DOCUMENT_TYPES, "sale_kind": ch.SALE_KINDS}
+    formatters_columns = {"doc_date": day, "due_date": day, "period": period, "amount": money, "amount_due": money}
 
 
 class PaymentView(CrmModelView):
@@ -96,10 +79,5 @@ class PaymentView(CrmModelView):
                     "provider_payment_id", "external_id"]
     # The document link comes from the billing import: a select of every document would not scale.
     add_columns = edit_columns = ["contract", "paid_on", "number", "amount", "status", "bank", "purpose"]
-    formatters_columns = {
-        "paid_on": day, "amount": money,
-        "status": choice_formatter(ch.PAYMENT_STATUSES),
-        "channel": choice_formatter(PAYMENT_CHANNELS),
-    }
-    add_form_extra_fields = edit_form_extra_fields = {"status": choice_field("status", ch.PAYMENT_STATUSES)}
-    search_form_extra_fields = {"status": choice_filter_field("status", ch.PAYMENT_STATUSES)}
+    choice_columns = {"status": ch.PAYMENT_STATUSES, "channel": PAYMENT_CHANNELS}
+    formatters_columns = {"paid_on": day, "amount": money}

@@ -129,11 +129,45 @@ class EagerSQLAInterface(SQLAInterface):
         return query
 
 
+class OptionalChoices(tuple):
+    """Choices of a column that may stay empty (see `CrmModelView.choice_columns`)."""
+
+
+def optional(choices) -> OptionalChoices:
+    return OptionalChoices(choices)
+
+
 class CrmModelView(ModelView):
-    """Base of every back-office model view: Russian labels, audit of staff edits, safe actions."""
+    """Base of every back-office model view: Russian labels, audit of staff edits, safe actions.
+
+    `choice_columns = {"status": ch.CONTRACT_STATUSES, "price_category": optional(...)}` declares
+    enum-like string columns once: lists and show pages print the label, add/edit forms offer the
+    valid values only, and the search form filters by them.
+    """
 
     staff_access: dict[str, str] = {}
+    choice_columns: dict[str, tuple] = {}
     page_size = 25
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("choice_columns"):
+            return
+        formatters = dict(cls.formatters_columns or {})
+        add_fields, edit_fields = dict(cls.add_form_extra_fields or {}), dict(cls.edit_form_extra_fields or {})
+        search_fields = dict(cls.search_form_extra_fields or {})
+        for column, choices in cls.choice_columns.items():
+            formatters.setdefault(column, choice_formatter(choices))
+            search_fields.setdefault(column, choice_filter_field(column, choices))
+            # A form field only where the form shows the column (an extra field is always validated).
+            for fields, shown in ((add_fields, cls.add_columns), (edit_fields, cls.edit_columns)):
+                if not shown or column in shown:
+                    fields.setdefault(column, choice_field(column, choices,
+                                                           optional=isinstance(choices, OptionalChoices)))
+        cls.formatters_columns = formatters
+        cls.search_form_extra_fields = search_fields
+        if cls.base_permissions is None or {"can_add", "can_edit"} & set(cls.base_permissions):
+            cls.add_form_extra_fields, cls.edit_form_extra_fields = add_fields, edit_fields
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

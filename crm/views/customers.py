@@ -12,8 +12,6 @@ from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
     ReadOnlyModelView,
-    choice_field,
-    choice_filter_field,
     choice_formatter,
     contract_number_check,
     counterparty_link,
@@ -21,6 +19,7 @@ from crm.views.common import (
     inn_check,
     money,
     not_before,
+    optional,
     timestamp,
 )
 from crm.views.labels import labels
@@ -44,14 +43,13 @@ class PaymentTermView(CrmModelView):
     show_columns = add_columns = edit_columns = ["contract", "kind", "day_of_month", "month_offset", "percent"]
     search_columns = ["contract", "kind"]
     base_order = ("day_of_month", "asc")
-    formatters_columns = {"kind": choice_formatter(ch.PAYMENT_TERM_KINDS),
-                          "month_offset": choice_formatter(MONTH_OFFSETS)}
+    choice_columns = {"kind": ch.PAYMENT_TERM_KINDS}
+    formatters_columns = {"month_offset": choice_formatter(MONTH_OFFSETS)}
     validators_columns = {"day_of_month": [NumberRange(1, 31)], "percent": [NumberRange(0, 100)]}
+    # month_offset is an integer column: its own field coerces the choice.
     add_form_extra_fields = edit_form_extra_fields = {
-        "kind": choice_field("kind", ch.PAYMENT_TERM_KINDS),
         "month_offset": ChoiceField(_l("Month offset"), MONTH_OFFSETS, coerce=int),
     }
-    search_form_extra_fields = {"kind": choice_filter_field("kind", ch.PAYMENT_TERM_KINDS)}
 
 
 class ContractAccessView(ReadOnlyModelView):
@@ -67,13 +65,12 @@ class ContractAccessView(ReadOnlyModelView):
     show_columns = ["contract", "user", "role", "energy_objects", "granted_at", "confirmed_at", "granted_by"]
     search_columns = ["contract", "user", "role", "granted_at", "confirmed_at"]
     base_order = ("granted_at", "desc")
+    choice_columns = {"role": ch.CONTRACT_ROLES}
     formatters_columns = {
-        "role": choice_formatter(ch.CONTRACT_ROLES),
         "granted_at": timestamp,
         "confirmed_at": timestamp,
         "energy_objects": lambda objects: ", ".join(str(o) for o in objects) if objects else _l("All objects"),
     }
-    search_form_extra_fields = {"role": choice_filter_field("role", ch.CONTRACT_ROLES)}
 
 
 CONTRACT_FORM_COLUMNS = ["number", "account_number", "counterparty", "branch", "kind", "status", "price_category",
@@ -103,9 +100,9 @@ class ContractView(CrmModelView):
         (_l("Billing system"), {"fields": ["external_id"], "expanded": False}),
     ]
     add_columns = edit_columns = CONTRACT_FORM_COLUMNS
+    choice_columns = {"kind": ch.CONTRACT_KINDS, "status": ch.CONTRACT_STATUSES,
+                      "price_category": optional(ch.PRICE_CATEGORY_CHOICES)}
     formatters_columns = {
-        "kind": choice_formatter(ch.CONTRACT_KINDS),
-        "status": choice_formatter(ch.CONTRACT_STATUSES),
         "signed_on": day, "starts_on": day, "ends_on": day, "opening_balance_on": day,
         "opening_balance": money,
         "curators": lambda curators: ", ".join(str(c) for c in curators),
@@ -113,16 +110,6 @@ class ContractView(CrmModelView):
         "contract_volume": format_quantity,
     }
     validators_columns = {"number": [contract_number_check], "ends_on": [not_before("starts_on")]}
-    add_form_extra_fields = edit_form_extra_fields = {
-        "kind": choice_field("kind", ch.CONTRACT_KINDS),
-        "status": choice_field("status", ch.CONTRACT_STATUSES),
-        "price_category": choice_field("price_category", ch.PRICE_CATEGORY_CHOICES, optional=True),
-    }
-    search_form_extra_fields = {
-        "kind": choice_filter_field("kind", ch.CONTRACT_KINDS),
-        "status": choice_filter_field("status", ch.CONTRACT_STATUSES),
-        "price_category": choice_filter_field("price_category", ch.PRICE_CATEGORY_CHOICES),
-    }
     # Documents and payments (hundreds per contract) live on their own filtered lists and customer 360;
     # rendering them as tabs made every contract page slow.
     related_views = [EnergyObjectView, PaymentTermView, ContractAccessView]
@@ -153,8 +140,7 @@ class CounterpartyView(CrmModelView):
     add_columns = edit_columns = ["person_type", "full_name", "short_name", "inn", "kpp", "ogrn", "okpo",
                                   "partner_code", "legal_address", "postal_address", "phone", "email", "bank_name",
                                   "bank_bik", "bank_account", "bank_corr_account"]
-    formatters_columns = {"person_type": choice_formatter(ch.PERSON_TYPES), "id": counterparty_link}
+    choice_columns = {"person_type": ch.PERSON_TYPES}
+    formatters_columns = {"id": counterparty_link}
     validators_columns = {"inn": [inn_check]}
-    add_form_extra_fields = edit_form_extra_fields = {"person_type": choice_field("person_type", ch.PERSON_TYPES)}
-    search_form_extra_fields = {"person_type": choice_filter_field("person_type", ch.PERSON_TYPES)}
     related_views = [ContractView]

@@ -9,9 +9,6 @@ from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
-    choice_field,
-    choice_filter_field,
-    choice_formatter,
     day,
     first_of_month_check,
     not_before,
@@ -37,15 +34,7 @@ class RegisterView(CrmModelView):
     list_columns = show_columns = add_columns = edit_columns = ["meter", "zone", "direction", "position"]
     search_columns = ["meter", "zone", "direction"]
     base_order = ("position", "asc")
-    formatters_columns = {"zone": choice_formatter(ch.TARIFF_ZONES), "direction": choice_formatter(ch.DIRECTIONS)}
-    add_form_extra_fields = edit_form_extra_fields = {
-        "zone": choice_field("zone", ch.TARIFF_ZONES),
-        "direction": choice_field("direction", ch.DIRECTIONS),
-    }
-    search_form_extra_fields = {
-        "zone": choice_filter_field("zone", ch.TARIFF_ZONES),
-        "direction": choice_filter_field("direction", ch.DIRECTIONS),
-    }
+    choice_columns = {"zone": ch.TARIFF_ZONES, "direction": ch.DIRECTIONS}
 
 
 class MeterView(CrmModelView):
@@ -68,12 +57,10 @@ class MeterView(CrmModelView):
     add_columns = edit_columns = ["metering_point", "serial", "model", "status", "digits_integer", "digits_fraction",
                                   "verification_date", "next_verification_date", "interval_metering",
                                   "customer_label"]
-    formatters_columns = {"status": choice_formatter(ch.INPUT_STATUSES), "verification_date": day,
-                          "next_verification_date": day, "interval_metering": yes_no}
+    choice_columns = {"status": ch.INPUT_STATUSES}
+    formatters_columns = {"verification_date": day, "next_verification_date": day, "interval_metering": yes_no}
     validators_columns = {"digits_integer": [NumberRange(1, 12)], "digits_fraction": [NumberRange(0, 4)],
                           "next_verification_date": [not_before("verification_date")]}
-    add_form_extra_fields = edit_form_extra_fields = {"status": choice_field("status", ch.INPUT_STATUSES)}
-    search_form_extra_fields = {"status": choice_filter_field("status", ch.INPUT_STATUSES)}
     related_views = [RegisterView]
 
 
@@ -111,9 +98,7 @@ class EnergyObjectView(CrmModelView):
     base_order = ("code", "asc")
     show_columns = ["code", "name", "contract", "address", "status", "external_id"]
     add_columns = edit_columns = ["contract", "code", "name", "address", "status"]
-    formatters_columns = {"status": choice_formatter(ch.INPUT_STATUSES)}
-    add_form_extra_fields = edit_form_extra_fields = {"status": choice_field("status", ch.INPUT_STATUSES)}
-    search_form_extra_fields = {"status": choice_filter_field("status", ch.INPUT_STATUSES)}
+    choice_columns = {"status": ch.INPUT_STATUSES}
     related_views = [MeteringPointView]
 
 

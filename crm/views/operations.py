@@ -12,8 +12,6 @@ from crm.views import choices as ch
 from crm.views.common import (
     EagerSQLAInterface,
     ReadOnlyModelView,
-    choice_filter_field,
-    choice_formatter,
     counterparty_link,
     pretty_json,
     timestamp,
@@ -37,9 +35,8 @@ class EmailOutboxView(ReadOnlyModelView):
                     "next_attempt_at", "sent_at", "message_id", "user_id", "body_text", "body_html"]
     search_columns = ["status", "to_address", "subject", "category", "created_at", "sent_at"]
     base_order = ("created_at", "desc")
-    formatters_columns = {"status": choice_formatter(ch.OUTBOX_STATUSES), "created_at": timestamp,
-                          "sent_at": timestamp, "next_attempt_at": timestamp}
-    search_form_extra_fields = {"status": choice_filter_field("status", ch.OUTBOX_STATUSES)}
+    choice_columns = {"status": ch.OUTBOX_STATUSES}
+    formatters_columns = {"created_at": timestamp, "sent_at": timestamp, "next_attempt_at": timestamp}
 
     @action("retry", _l("Send again"), _l("Send the selected messages again?"), "fa-refresh")
     def retry(self, items):
