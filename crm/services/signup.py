@@ -156,9 +156,10 @@ def _check_new_account(email: str, password: str, password_repeat: str | None, a
     return email
 
 
-def _create_self_signup(email: str, password: str, marketing: bool, payload: dict | None, method: str) -> CrmUser:
+def _create_self_signup(email: str, password: str, marketing: bool, payload: dict | None, method: str,
+                        username: str | None = None) -> CrmUser:
     now = clock.now()
-    user = _new_customer(username=email, email=email, password=password, agreement_accepted_at=now,
+    user = _new_customer(username=username or email, email=email, password=password, agreement_accepted_at=now,
                          marketing_consent=bool(marketing))
     code = codes.issue(CONFIRM_EMAIL, user_id=user.id, ttl=CODE_TTL, target=email, payload=payload)
     queue_email(email, _("Your confirmation code: %(code)s", code=code),
@@ -210,7 +211,12 @@ def register_by_account(account_number: str, partner_code: str, email: str, pass
         throttle.hit("signup", (account_number or "").strip() or None)
         contract = find_contract_by_account(account_number, partner_code)
         email = _check_new_account(email, password, password_repeat, agreement)
-        return _create_self_signup(email, password, marketing, {"bind_contract_id": contract.id}, SIGNUP_ACCOUNT)
+        # Seed 003: the login is the account number given at registration (e-mail works too),
+        # unless another account already took that login.
+        login = contract.account_number
+        taken = db.session.scalar(select(CrmUser.id).where(func.lower(CrmUser.username) == login.lower()))
+        return _create_self_signup(email, password, marketing, {"bind_contract_id": contract.id}, SIGNUP_ACCOUNT,
+                                   username=None if taken else login)
     except ServiceError as error:
         _fail(error)
 

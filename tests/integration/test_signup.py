@@ -260,6 +260,19 @@ def test_account_signup_binds_contract_as_manager_when_code_confirmed(app, db, m
     assert access.contract_id == contract.id and access.role == "manager" and access.confirmed_at is not None
 
 
+def test_account_number_is_the_login_when_signed_up_by_account(app, db, mail):
+    f.contract(account_number="1100220034", counterparty_=f.counterparty(partner_code="7700124"))
+    db.session.commit()
+    client = app.test_client()
+    account_signup(client, "1100220034", "7700124")
+    code = code_from(mail_to(mail, "acc.user@customer.example"))
+    client.post("/portal/signup/confirm", data={"code": code})
+    client.post("/portal/logout")
+    fresh = app.test_client()
+    response = fresh.post("/portal/login", data={"login": "1100220034", "password": PASSWORD})
+    assert response.status_code == 302 and "/portal/login" not in response.headers["Location"]
+
+
 @pytest.mark.parametrize(("account", "code", "message"), [
     ("1100220033", "999", "Код ДП 999 не найден"),
     ("555", "7700123", "Лицевой счёт 555 не найден"),
