@@ -2,7 +2,9 @@
 consumption chart drawn by static/readings.js from data attributes (the CSP allows no inline script)."""
 from __future__ import annotations
 
+from babel.dates import format_date
 from flask import render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -42,6 +44,11 @@ def quick_args(months: int) -> dict[str, str]:
     return {"from": readings_service.add_months(current, 1 - months).strftime("%Y-%m"), "to": current.strftime("%Y-%m")}
 
 
+def format_period_short(period) -> str:
+    """`дек. 2025` / `Dec 2025`: a chart tick, where the full month name does not fit."""
+    return format_date(period, "LLL yyyy", locale=str(get_locale() or "ru"))
+
+
 def unit_of(contract) -> str:
     return _("Gcal") if contract.kind == ContractKind.HEAT else _("kWh")
 
@@ -59,7 +66,8 @@ def chart_data(meter: MeterHistory, unit: str) -> dict:
             "color": colour or next(others),
             "data": [None if value is None else str(value) for value in values],
         })
-    return {"labels": [format_period(period) for period in periods], "datasets": datasets,
+    return {"labels": [format_period(period) for period in periods],
+            "ticks": [format_period_short(period) for period in periods], "datasets": datasets,
             "unit": unit, "axis": _("Consumption, %(unit)s", unit=unit)}
 
 

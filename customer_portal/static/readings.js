@@ -52,7 +52,15 @@
           }
         },
         scales: {
-          x: { stacked: stacked, grid: { display: false }, ticks: { maxRotation: 50, autoSkipPadding: 6 } },
+          x: {
+            stacked: stacked,
+            grid: { display: false },
+            ticks: {
+              maxRotation: 0,
+              autoSkipPadding: 8,
+              callback: function (value, index) { return (spec.ticks || spec.labels)[index]; }
+            }
+          },
           y: {
             stacked: stacked,
             beginAtZero: true,
