@@ -258,3 +258,14 @@ def test_other_counterpartys_user_gets_not_found_when_opening_payments(app, marc
     response, html = page(signed_in(app, roles["other_counterparty"]), march)
     assert response.status_code == 404
     assert "MAR-FIRST" not in html
+
+
+def test_page_is_in_english_when_english_chosen(app, march):
+    client = signed_in(app)
+    client.get("/portal/lang/en")
+    response, html = page(client, march)
+    assert response.status_code == 200
+    assert "Payment history" in html and "Payment order No." in html and "In progress" in html
+    assert "1,116,218.00" in html and "01.03.2026" in html
+    _, html = page(client, march, date_from="2026-03-31", date_to="2026-03-01")
+    assert "The start of the period (31.03.2026) is after its end (01.03.2026)." in field_error(html, "date_from")
