@@ -77,7 +77,7 @@ class CodeForm(FlaskForm):
 
 
 class ResendForm(FlaskForm):
-    pass
+    """A button that only needs its CSRF token: "send the code again"."""
 
 
 class AcquaintanceForm(FlaskForm):

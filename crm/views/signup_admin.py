@@ -38,7 +38,7 @@ def _apply_error(form, error: ServiceError) -> None:
 
 
 class SignupSettingsForm(FlaskForm):
-    pass
+    """Switches for the enabled sign-up methods; one BooleanField per method is added below."""
 
 
 for _method in SIGNUP_METHODS:
