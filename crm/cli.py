@@ -40,6 +40,9 @@ def serve_command(host: str, port: int):
     app = current_app._get_current_object()
     if app.config["JOBS_INLINE"]:
         start_inprocess_scheduler(app)
+    from crm.serving import prepare_for_serving
+
+    prepare_for_serving()
     click.echo(f"Portal:      http://{host}:{port}/portal/")
     click.echo(f"Back office: http://{host}:{port}/login/")
     # app.run() is ignored inside the `flask` command; serve with Werkzeug directly.

@@ -21,13 +21,14 @@ DEFAULT_LOCALE = "ru"
 Number = Decimal | int | float | str
 
 
-def _locale() -> str:
+def _locale():
+    """The request's babel Locale (passed as the object: babel would re-parse a string per call)."""
     try:
         locale = get_locale()
     except (RuntimeError, KeyError, AttributeError):
         locale = None
     if locale:
-        return str(locale)
+        return locale
     if has_app_context():
         return current_app.config.get("BABEL_DEFAULT_LOCALE", DEFAULT_LOCALE)
     return DEFAULT_LOCALE

@@ -15,6 +15,7 @@ from flask_appbuilder.baseviews import expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -176,6 +177,25 @@ class CrmModelView(ModelView):
         for column in {*self.list_columns, *self.show_columns}:
             formatters[column] = _dash_for_none(formatters.get(column))
         self.formatters_columns = formatters
+
+    @expose("/edit/<pk>", methods=["GET", "POST"])
+    @has_access
+    def edit(self, pk):
+        """FAB's edit, without the related lists: they belong to the show page, and rendering them
+        next to the form doubled the edit page's queries."""
+        g.crm_skip_related_views = True
+        widgets = self._edit(self._deserialize_pk_if_composite(pk))
+        if not widgets:
+            return self.post_edit_redirect()
+        return self.render_template(self.edit_template, title=self.edit_title, widgets=widgets, related_views=[])
+
+    def _get_related_views_widgets(self, item, orders=None, pages=None, page_sizes=None, widgets=None, **args):
+        if g.get("crm_skip_related_views"):
+            widgets = widgets or {}
+            widgets["related_views"] = []
+            return widgets
+        return super()._get_related_views_widgets(item, orders=orders, pages=pages, page_sizes=page_sizes,
+                                                  widgets=widgets, **args)
 
     def post_add(self, item):
         self._audit("backoffice.create", backoffice.describe(item))
