@@ -175,41 +175,30 @@ def agreement():
 @public_route
 def signup_email():
     """Sign-up (a): e-mail, password, agreement, optional marketing consent."""
-    _require_enabled(SIGNUP_EMAIL)
-    if current_user.is_authenticated:
-        return redirect(url_for("portal.index"))
-    form = EmailSignupForm()
-    error = None
-    if form.validate_on_submit():
-        try:
-            user = signup.register_by_email(form.email.data, form.password.data, form.password_repeat.data,
-                                            agreement=form.agreement.data, marketing=form.marketing.data)
-        except ServiceError as exc:
-            if exc.status == 429:
-                return _too_many(exc)
-            error = _apply_error(form, exc)
-        else:
-            _sign_in(user)
-            return redirect(url_for("portal.signup_confirm"))
-    status = 400 if request.method == "POST" else 200
-    return render_template("portal/signup.html", form=form, error=error, method=SIGNUP_EMAIL,
-                           methods=enabled_signup_methods()), status
+    return _self_signup(SIGNUP_EMAIL, EmailSignupForm(), lambda form: signup.register_by_email(
+        form.email.data, form.password.data, form.password_repeat.data,
+        agreement=form.agreement.data, marketing=form.marketing.data))
 
 
 @bp.route("/signup/account", methods=["GET", "POST"])
 @public_route
 def signup_account():
     """Sign-up (b): account number + partner code, then e-mail and password [003]."""
-    _require_enabled(SIGNUP_ACCOUNT)
+    return _self_signup(SIGNUP_ACCOUNT, AccountSignupForm(), lambda form: signup.register_by_account(
+        form.account_number.data, form.partner_code.data, form.email.data, form.password.data,
+        form.password_repeat.data, agreement=form.agreement.data, marketing=form.marketing.data))
+
+
+def _self_signup(method: str, form, register):
+    """The first step of sign-up (a) and (b): validate, call `register(form)`, sign the new user in
+    and go on to the e-mail code; a refused form is shown again with every message."""
+    _require_enabled(method)
     if current_user.is_authenticated:
         return redirect(url_for("portal.index"))
-    form = AccountSignupForm()
     error = None
     if form.validate_on_submit():
         try:
-            user = signup.register_by_account(form.account_number.data, form.partner_code.data, form.email.data,
-                                              form.password.data, form.password_repeat.data,
-                                              agreement=form.agreement.data, marketing=form.marketing.data)
+            user = register(form)
         except ServiceError as exc:
             if exc.status == 429:
                 return _too_many(exc)
@@ -218,7 +207,7 @@ def signup_account():
             _sign_in(user)
             return redirect(url_for("portal.signup_confirm"))
     status = 400 if request.method == "POST" else 200
-    return render_template("portal/signup.html", form=form, error=error, method=SIGNUP_ACCOUNT,
+    return render_template("portal/signup.html", form=form, error=error, method=method,
                            methods=enabled_signup_methods()), status
 
 

@@ -405,7 +405,7 @@ def update_personal(user: CrmUser, data: dict) -> None:
 
 
 def normalise_phone(value: str) -> str:
-    """A Russian phone number as +7 (XXX) XXX-XX-XX; ValidationError if it is not one."""
+    """A Russian phone number, normalised to +7 (495) 123-45-67; ValidationError if it is not one."""
     digits = re.sub(r"\D", "", value or "")
     if re.fullmatch(r"[78]\d{10}", digits):
         digits = digits[1:]
