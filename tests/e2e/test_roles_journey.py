@@ -1,8 +1,8 @@
-"""Acceptance 5 (the roles half): the contract's administrator grants an accountant role in the
-browser; the accountant signs in and sees the contract, with no readings section in the menu.
+"""The contract's administrator grants an accountant role to an existing user in the browser; the
+accountant signs in and sees the contract, with no readings section in the menu.
 
-Pending until those sections exist: the accountant "sees payments but not readings" — assert the
-payments entry and a refused readings URL once the payments and readings issues add them."""
+The whole journey of issue 3 acceptance 5 (sign-up, binding, grant, payments but no readings) is
+tests/e2e/test_signup_roles_journey.py."""
 from __future__ import annotations
 
 import re
