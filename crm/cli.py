@@ -61,5 +61,21 @@ def demo_logins_command():
         click.echo(f"  {login:<28} {password:<18} {what}")
 
 
+@crm_cli.command("api-token")
+@click.argument("name")
+@click.option("--scope", "scopes", multiple=True, default=("readings", "billing"), show_default=True,
+              help="A scope the token gets (repeat for several).")
+def api_token_command(name: str, scopes: tuple[str, ...]):
+    """Issue a billing-API token and print its secret (shown only this once)."""
+    from crm.services.api_tokens import ApiTokenError, issue_token
+
+    try:
+        token, secret = issue_token(name, list(scopes))
+    except ApiTokenError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Token {token.name!r} ({', '.join(token.scopes)}): {secret}")
+    click.echo("Keep it now: only its hash is stored.")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(crm_cli)

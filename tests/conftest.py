@@ -65,15 +65,17 @@ def database_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def app(database_url):
-    """The app on a database migrated from empty to head, with roles and permissions."""
+def app(database_url, tmp_path_factory):
+    """The app on a database migrated from empty to head, with roles and permissions; files are
+    stored in a temporary directory of the test session."""
     from flask_migrate import upgrade
 
     from app import create_app
     from crm.services.roles import sync_roles
 
     _recreate_database(database_url)
-    application = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI": database_url})
+    application = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI": database_url,
+                              "STORAGE_URL": f"file://{tmp_path_factory.mktemp('files')}"})
     application.test_client_class = IsolatedClient
     with application.app_context():
         upgrade()

@@ -13,6 +13,8 @@ from crm.models.billing import (  # noqa: F401
     BillingDocument,
     DocumentType,
     Payment,
+    PaymentIntent,
+    PaymentKind,
     PaymentStatus,
     SaleKind,
     SavedCard,
@@ -31,6 +33,8 @@ from crm.models.contract import (  # noqa: F401
     contract_curator,
 )
 from crm.models.counterparty import Branch, Counterparty, Curator, PersonType  # noqa: F401
+from crm.models.household import House  # noqa: F401
+from crm.models.integration import ApiToken, BackgroundTask, TaskStatus  # noqa: F401
 from crm.models.metering import (  # noqa: F401
     Direction,
     EnergyObject,
@@ -40,6 +44,7 @@ from crm.models.metering import (  # noqa: F401
     MeteringPoint,
     Reading,
     ReadingSource,
+    ReadingsReminder,
     ReadingStatus,
     ReadingsWindow,
     Register,

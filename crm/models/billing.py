@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import Date, ForeignKey, Index, String
+from sqlalchemy import JSON, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm import clock
@@ -94,3 +94,37 @@ class SavedCard(IdMixin, Model):
     last4: Mapped[str] = mapped_column(String(4), nullable=False)
     brand: Mapped[Optional[str]] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
+
+
+class PaymentKind(StrEnum):
+    DEBT = "debt"                 # the whole debt, unpaid documents preselected, amount editable
+    DOCUMENT = "document"         # one document, amount locked
+    PREPAYMENT = "prepayment"     # any amount
+
+
+class PaymentIntent(IdMixin, TimestampMixin, Model):
+    """One attempt to pay through the provider (SPEC C11). The idempotency key makes a repeated submit
+    or callback land on the same intent; a paid intent creates exactly one `Payment`."""
+
+    __tablename__ = "payment_intent"
+    __table_args__ = (Index("ix_payment_intent_user_created", "user_id", "created_at"),)
+
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"), nullable=False,
+                                             index=True)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    amount: Mapped[Decimal] = mapped_column(Money(), nullable=False)
+    document_ids: Mapped[list] = mapped_column(JSON, nullable=False, default=list)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    provider: Mapped[str] = mapped_column(String(32), nullable=False)
+    provider_payment_id: Mapped[Optional[str]] = mapped_column(String(128), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=PaymentStatus.PENDING.value, nullable=False)
+    email: Mapped[Optional[str]] = mapped_column(String(320))
+    save_card: Mapped[bool] = mapped_column(default=False, nullable=False)
+    saved_card_id: Mapped[Optional[int]] = mapped_column(ForeignKey("saved_card.id", ondelete="SET NULL"))
+    payment_id: Mapped[Optional[int]] = mapped_column(ForeignKey("payment.id", ondelete="SET NULL"))
+    failure_reason: Mapped[Optional[str]] = mapped_column(String(500))
+    completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    contract = relationship("Contract")
+    payment = relationship("Payment")

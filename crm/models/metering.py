@@ -213,3 +213,15 @@ class ReadingsWindow(IdMixin, Model):
     note: Mapped[Optional[str]] = mapped_column(Text)
 
     branch = relationship("Branch")
+
+
+class ReadingsReminder(IdMixin, Model):
+    """A readings-window reminder already sent to a user, so a rerun of the job never sends it twice."""
+
+    __tablename__ = "readings_reminder"
+    __table_args__ = (UniqueConstraint("user_id", "window_id", "kind", name="uq_readings_reminder"),)
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
+    window_id: Mapped[int] = mapped_column(ForeignKey("readings_window.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(8), nullable=False)   # "opens" / "closes"
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)

@@ -56,6 +56,8 @@ def register_views(appbuilder) -> None:
     register_access_views(appbuilder)
     register_signup_views(appbuilder)
     register_account_views(appbuilder)
+    from crm.api import register_api
+    register_api(appbuilder)
     _security_menu_last(appbuilder)
 
 
