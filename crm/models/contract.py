@@ -162,6 +162,7 @@ class Tariff(IdMixin, TimestampMixin, Model):
     unit: Mapped[str] = mapped_column(String(16), default="кВт·ч", nullable=False)
     valid_from: Mapped[date] = mapped_column(Date, nullable=False)
     valid_to: Mapped[Optional[date]] = mapped_column(Date)
+    external_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)  # billing import (B9)
 
     def __str__(self) -> str:
         return f"{self.name} ({self.zone})"
