@@ -40,6 +40,17 @@ class Config:
     OUTBOX_SWEEP_AFTER_SECONDS = int(_env("OUTBOX_SWEEP_AFTER_SECONDS", "120"))
     STORAGE_URL = _env("STORAGE_URL", f"file://{BASE_DIR / 'instance' / 'files'}")
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # Payments (SPEC C11): the provider ("test" = the built-in test acquirer at /test-acquirer/), the
+    # secret its callbacks are signed with (derived from SECRET_KEY when unset), how old a callback
+    # may be, and the largest amount of one payment.
+    PAYMENT_PROVIDER = _env("PAYMENT_PROVIDER", "test")
+    PAYMENT_TEST_SECRET = _env("PAYMENT_TEST_SECRET")
+    PAYMENT_CALLBACK_MAX_AGE = int(_env("PAYMENT_CALLBACK_MAX_AGE", "300"))
+    PAYMENT_MAX_AMOUNT = _env("PAYMENT_MAX_AMOUNT", "100000000.00")
+    # Exports (SPEC W3): more rows than this run as a background task with a progress bar; results
+    # of at least EXPORT_EMAIL_MIN_ROWS rows are also e-mailed with a link.
+    EXPORT_INLINE_MAX_ROWS = int(_env("EXPORT_INLINE_MAX_ROWS", "5000"))
+    EXPORT_EMAIL_MIN_ROWS = int(_env("EXPORT_EMAIL_MIN_ROWS", "20000"))
 
     # Flask-AppBuilder: Alembic owns the schema, our security manager extends the user.
     APP_NAME = "Энергосбыт CRM"
