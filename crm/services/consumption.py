@@ -49,6 +49,8 @@ def parse_reading(raw: str | Decimal | int | float, digits_integer: int, digits_
     meter's capacity or more fraction digits than the meter shows."""
     if isinstance(raw, float):
         raw = repr(raw)
+    elif isinstance(raw, Decimal) and raw.is_finite():
+        raw = format(raw, "f")      # never "1E+3": the digits as the meter shows them
     text = _SPACES.sub("", str(raw)) if raw is not None else ""
     if not text:
         raise ReadingValueError(_("Enter the reading."))
@@ -101,7 +103,8 @@ def consumption_between(previous: Decimal | None, current: Decimal, digits_integ
     rolled = current < previous
     if rolled:
         through = capacity(digits_integer) - previous + current
-        if through >= capacity(digits_integer) * ROLLOVER_SHARE:
+        # A previous value beyond the capacity (another meter's figure) cannot roll over to `current`.
+        if through <= 0 or through >= capacity(digits_integer) * ROLLOVER_SHARE:
             raise ReadingValueError(
                 _("The reading is below the previous one (%(previous)s): check the value.", previous=_plain(previous)))
         if not rollover_confirmed:
