@@ -12,6 +12,10 @@ from crm.api.base import BillingApi, OpenApiDocument, PingApi, token_required  #
 #: every API class; each issue adds its resources here
 API_CLASSES: list[type] = [OpenApiDocument, PingApi]
 
+from crm.api.readings import ReadingsApi  # noqa: E402  (issue 4: readings for billing)
+
+API_CLASSES.append(ReadingsApi)
+
 
 def register_api(appbuilder) -> None:
     """Add every billing API resource to the app (called from `crm.views.register_views`)."""

@@ -49,6 +49,14 @@ def register_views(appbuilder) -> None:
 
     add(StaffUserView, "Staff", _l("Staff"), "fa-id-badge", "Security", _l("Security"), "fa-cogs")
 
+    from crm.views.api_tokens import ApiTokenView
+    from crm.views.readings_desk import ReadingsExchangeView, ReadingsReviewView
+
+    readings = ("Readings", _l("Readings"), "fa-check-square-o")
+    add(ReadingsReviewView, "Readings review", _l("Readings review"), "fa-check-square-o", *readings)
+    add(ReadingsExchangeView, "Readings for billing", _l("Readings for billing"), "fa-exchange", *readings)
+    add(ApiTokenView, "API tokens", _l("API tokens"), "fa-plug", "Security", _l("Security"), "fa-cogs")
+
     # Shown inside other views only (related lists), and the customer-360 page.
     for view in (PaymentTermView, RegisterView, Customer360View):
         appbuilder.add_view_no_menu(view)
