@@ -43,3 +43,13 @@ def block_unactivated_accounts_job() -> int:
         return signup.block_unactivated_accounts()
     finally:
         db.session.remove()
+
+
+def readings_reminders_job() -> int:
+    """E-mail readings-window reminders that are due (SPEC W2); reruns send nothing twice."""
+    from crm.services import readings_reminders
+
+    try:
+        return readings_reminders.send_readings_reminders()
+    finally:
+        db.session.remove()

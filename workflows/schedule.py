@@ -16,6 +16,7 @@ PERIODIC_JOBS = [
     (jobs.sweep_outbox_job, 60),
     (jobs.remove_expired_bindings_job, 600),
     (jobs.block_unactivated_accounts_job, 600),
+    (jobs.readings_reminders_job, 3600),
 ]
 
 
