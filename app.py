@@ -64,6 +64,7 @@ def create_app(config: Any = None) -> Flask:
         register_views(appbuilder)
         from customer_portal import register_portal
         register_portal(app, appbuilder)
+        from crm.test_acquirer import register_test_acquirer; register_test_acquirer(app)  # noqa: E702
 
     register_template_filters(app)
 
