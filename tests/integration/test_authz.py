@@ -7,6 +7,8 @@ must require sign-in unless it is declared public.
 from __future__ import annotations
 
 import re
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -210,13 +212,20 @@ def matrix(app, db):
     f.grant(users["engineer_outside_scope"], contract, "power_engineer", objects=[outside])
     users["other_counterparty"] = f.user("other@matrix.example")
     f.grant(users["other_counterparty"], f.contract(), "administrator")
+    from crm.models.billing import BillingDocument  # a document of the contract with an amount due (pay)
+
+    document = BillingDocument(contract_id=contract.id, doc_type="invoice", number="M-1", doc_date=date(2026, 1, 31),
+                               amount=Decimal("10.00"), amount_due=Decimal("10.00"))
+    db.session.add(document)
     db.session.commit()
-    return {"contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()}}
+    return {"contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()},
+            "document_id": document.id}
 
 
 def _fill_contract_route(path: str, matrix: dict) -> str:
     path = re.sub(r"<(?:int:)?contract_id>", str(matrix["contract_id"]), path)
     path = re.sub(r"<(?:int:)?object_id>", str(matrix["object_id"]), path)
+    path = re.sub(r"<(?:int:)?document_id>", str(matrix["document_id"]), path)
     return re.sub(r"<[^>]+>", "1", path)
 
 
