@@ -16,6 +16,10 @@ from crm.api.readings import ReadingsApi  # noqa: E402  (issue 4: readings for b
 
 API_CLASSES.append(ReadingsApi)
 
+from crm.api.billing import BILLING_API_CLASSES  # noqa: E402  (issue 5: billing records by external id)
+
+API_CLASSES.extend(BILLING_API_CLASSES)
+
 
 def register_api(appbuilder) -> None:
     """Add every billing API resource to the app (called from `crm.views.register_views`)."""

@@ -195,11 +195,11 @@ def _delete_files(keys: list[str]) -> None:
 # --- the API's entry points ------------------------------------------------------------------------
 
 def import_records(kind_name: str, records: Any, *, actor=None, detail: dict | None = None) -> dict:
-    """Upsert a JSON list of records of one kind (item numbers are list indexes from 0)."""
+    """Upsert a JSON list of records of one kind (items are numbered from 1, as in the readings API)."""
     kind = kind_of(kind_name)
     if not isinstance(records, list):
         raise BillingImportError([Problem(kind.name, 0, None, _("Expected a JSON list of records."))])
-    items = [Item(index, raw) for index, raw in enumerate(records)]
+    items = [Item(index, raw) for index, raw in enumerate(records, start=1)]
     return import_items({kind.name: items}, source="api", actor=actor, detail=detail)
 
 
@@ -211,7 +211,7 @@ def import_mixed(batch: Any, *, actor=None, detail: dict | None = None) -> dict:
             or not all(isinstance(records, list) for records in batch.values()):
         raise BillingImportError([Problem("batch", 0, None, _("Expected an object of record lists by kind: "
                                                               "%(kinds)s.", kinds=", ".join(sorted(names))))])
-    items = {name: [Item(index, raw) for index, raw in enumerate(records)] for name, records in batch.items()}
+    items = {name: [Item(index, raw) for index, raw in enumerate(records, start=1)] for name, records in batch.items()}
     return import_items(items, source="api", actor=actor, detail=detail)
 
 
