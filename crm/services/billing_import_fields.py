@@ -311,7 +311,7 @@ def check_pdf(data: bytes) -> None:
         raise FieldError(_("The PDF is larger than %(size)s MB.", size=MAX_PDF_BYTES // (1024 * 1024)))
 
 
-EXTERNAL_ID = Text("external_id", required=True, max_length=64,
+EXTERNAL_ID = Text("external_id", required=True, max_length=64, example="000123",
                    description=_l("The record's id in the billing system; the key of the upsert."))
 
 

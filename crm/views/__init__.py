@@ -38,6 +38,8 @@ def register_views(appbuilder) -> None:
     add(BillingDocumentView, "Billing documents", _l("Billing documents"), "fa-file-pdf-o", *billing)
     add(PaymentView, "Payments", _l("Payments"), "fa-credit-card", *billing)
     add(TariffView, "Tariffs", _l("Tariffs"), "fa-percent", *billing)
+    from crm.views.billing_import import BillingImportView
+    add(BillingImportView, "Billing import", _l("Import from billing"), "fa-upload", *billing)
 
     directories = ("Directories", _l("Directories"), "fa-book")
     add(BranchView, "Branches", _l("Branches"), "fa-sitemap", *directories)
