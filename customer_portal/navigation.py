@@ -56,8 +56,12 @@ MENU: list[MenuItem] = [
                           "portal.contact_persons", "portal.contact_person_add", "portal.contact_person_edit")),
     MenuItem("payments", _l("Payments"), "portal.payments", icon="credit-card",
              capability=Capability.VIEW_FINANCE, contract_scoped=True),
+    MenuItem("submit_readings", _l("Submit readings"), "portal.readings_entry", icon="pencil-square",
+             capability=Capability.SUBMIT_READINGS, contract_scoped=True),
     MenuItem("readings", _l("Readings"), "portal.readings", icon="speedometer2",
              capability=Capability.VIEW_READINGS, contract_scoped=True),
+    MenuItem("objects", _l("Objects and meters"), "portal.contract_objects", icon="building",
+             capability=Capability.VIEW_READINGS, contract_scoped=True, also_active=("portal.meter_card",)),
     MenuItem("users", _l("Users"), "portal.contract_users", icon="people", capability=Capability.MANAGE_ROLES,
              contract_scoped=True, also_active=("portal.contract_user_edit",)),
 ]

@@ -29,6 +29,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, func, select
+from sqlalchemy import inspect as sa_inspect
 
 from crm import clock
 from crm.access import ContractGrant
@@ -60,8 +61,8 @@ COLUMNS: tuple[tuple[str, Any], ...] = (
     ("point", _l("Metering point")),
     ("direction", _l("A+/A−")),
     ("zone", _l("Register")),
-    ("previous", _l("Previous reading")),
-    ("current", _l("Current reading")),
+    ("previous", _l("Previous readings")),
+    ("current", _l("Current readings")),
     ("register_id", _l("Register id")),
 )
 _INDEX = {key: index for index, (key, _header) in enumerate(COLUMNS)}
@@ -285,6 +286,7 @@ class ParsedUpload:
     rows_of: dict[int, int] = field(default_factory=dict)         # register id → row number
     problems: list[RowProblem] = field(default_factory=list)
     filled_rows: int = 0
+    unreadable: set[int] = field(default_factory=set)             # filled, but not a valid value
 
 
 def _header_names() -> dict[str, str]:
@@ -386,7 +388,7 @@ def parse_upload(rows: list[Row], sheet: list[SheetRow]) -> ParsedUpload:
         if target.register_id in parsed.rows_of:
             parsed.problems.append(RowProblem(row.number, _(
                 "Duplicate row: meter “%(serial)s”, register %(register)s is already in row %(row)s.",
-                serial=target.serial, register=_register_text(target), row=parsed.rows_of[target.register_id])))
+                serial=target.serial, register=register_text(target), row=parsed.rows_of[target.register_id])))
             continue
         parsed.rows_of[target.register_id] = row.number
         if raw_value is None:
@@ -395,6 +397,7 @@ def parse_upload(rows: list[Row], sheet: list[SheetRow]) -> ParsedUpload:
             value = parse_reading(_raw_text(raw_value), target.digits_integer, target.digits_fraction)
         except ReadingValueError as exc:
             parsed.problems.append(RowProblem(row.number, _register_prefix(target) + exc.message))
+            parsed.unreadable.add(target.register_id)
             continue
         parsed.entries[target.register_id] = value
         parsed.filled_rows += 1
@@ -421,12 +424,13 @@ def _raw_text(value: Any) -> str:
     return str(value)
 
 
-def _register_text(row: SheetRow) -> str:
+def register_text(row: SheetRow) -> str:
+    """`A+ Day`: the register as the template names it."""
     return f"{direction_text(row.direction)} {ZONE_LABELS.get(row.zone, row.zone)}"
 
 
 def _register_prefix(row: SheetRow) -> str:
-    return _("Meter “%(serial)s”, %(register)s: ", serial=row.serial, register=_register_text(row))
+    return _("Meter “%(serial)s”, %(register)s: ", serial=row.serial, register=register_text(row))
 
 
 def changed_entries(parsed: ParsedUpload, sheet: list[SheetRow]) -> dict[int, Decimal]:
@@ -467,7 +471,7 @@ def check_rows(parsed: ParsedUpload, sheet: list[SheetRow], entries: dict[int, D
         for row in registers:
             number = parsed.rows_of.get(row.register_id, first_row)
             if row.register_id not in entries:
-                if not row.accepted:
+                if not row.accepted and row.register_id not in parsed.unreadable:
                     parsed.problems.append(RowProblem(number, _register_prefix(row) + _(
                         "Enter this register's reading too: every register of meter № %(serial)s is submitted "
                         "together, or nothing is saved.", serial=row.serial)))
@@ -518,8 +522,7 @@ def import_readings(grant: ContractGrant, user, data: bytes, filename: str = "",
     sheet = sheet_rows(grant, period)
     parsed = parse_upload(rows, sheet)
     entries = changed_entries(parsed, sheet)
-    if not parsed.problems:
-        check_rows(parsed, sheet, entries)
+    check_rows(parsed, sheet, entries)
     if not window.is_open:
         parsed.problems.insert(0, RowProblem(None, window.status_message()))
     if parsed.problems:
@@ -542,8 +545,13 @@ def import_readings(grant: ContractGrant, user, data: bytes, filename: str = "",
             problems.append(RowProblem(parsed.rows_of.get(problem.register_id), _register_prefix(target)
                                        + problem.message, problem.kind, problem.register_id))
         raise ReadingsFileError(_sorted(problems)) from exc
-    saved = [SavedRow(parsed.rows_of[item.register.id], by_id[item.register.id], item.reading.value,
-                      item.consumption) for item in result.saved]
+    saved = []
+    for item in result.saved:
+        # The ORM objects are expired by the commit: their ids come from the identity map, values from
+        # the file, so reporting the result issues no statement per row.
+        register_id = sa_inspect(item.register).identity[0]
+        saved.append(SavedRow(parsed.rows_of[register_id], by_id[register_id], entries[register_id],
+                              item.consumption))
     saved.sort(key=lambda item: item.row)
     return ImportResult(period=result.period, saved=saved, unchanged=parsed.filled_rows - len(saved))
 
