@@ -2,8 +2,12 @@
 consumption chart drawn by static/readings.js from data attributes (the CSP allows no inline script)."""
 from __future__ import annotations
 
+import io
+from urllib.parse import quote
+
+import xlsxwriter
 from babel.dates import format_date
-from flask import render_template, request
+from flask import Response, render_template, request
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,7 +17,8 @@ from crm.access import Capability
 from crm.formatting import format_period, format_quantity
 from crm.models import ContractKind
 from crm.services import readings as readings_service
-from crm.services.readings import MeterHistory, ReadingsFilterError
+from crm.services.contract_export import XLSX_MIMETYPE
+from crm.services.readings import MeterHistory, ReadingsFilterError, ReadingsHistory
 from customer_portal import bp, contract_route
 from customer_portal.labels import label
 
@@ -76,6 +81,19 @@ def chart_data(meter: MeterHistory, unit: str) -> dict:
 def readings(grant, contract_id: int):
     """The readings history of the contract within the user's object scope; bad filters get a message and
     the default view, never data of an object outside the scope."""
+    problems, history = _history(grant)
+    unit = unit_of(grant.contract)
+    charts = {meter.meter.id: chart_data(meter, unit) for obj in history.objects for meter in obj.meters}
+    export_args = {key: value for key, value in request.args.items() if key in ("from", "to", "object", "status")}
+    return render_template("portal/readings.html", grant=grant, history=history, problems=problems,
+                           unit=unit, charts=charts, register_label=register_label, reading_value=reading_value,
+                           statuses=readings_service.STATUSES, quick_args=quick_args,
+                           quick_periods=QUICK_PERIODS, export_args={} if problems else export_args), \
+        (400 if problems else 200)
+
+
+def _history(grant) -> tuple[list[str], ReadingsHistory]:
+    """The history of the query string's filter, or of the default filter with the problems found."""
     problems: list[str] = []
     try:
         chosen = readings_service.parse_filter(request.args)
@@ -88,9 +106,71 @@ def readings(grant, contract_id: int):
         problems += exc.messages
         chosen = readings_service.default_filter()
         history = readings_service.readings_history(grant, chosen.period_from, chosen.period_to)
-    unit = unit_of(grant.contract)
-    charts = {meter.meter.id: chart_data(meter, unit) for obj in history.objects for meter in obj.meters}
-    return render_template("portal/readings.html", grant=grant, history=history, problems=problems,
-                           unit=unit, charts=charts, register_label=register_label, reading_value=reading_value,
-                           statuses=readings_service.STATUSES, quick_args=quick_args,
-                           quick_periods=QUICK_PERIODS), (400 if problems else 200)
+    return problems, history
+
+
+def history_xlsx(history: ReadingsHistory, unit: str) -> bytes:
+    """The history as one sheet, a row per reading: object, meter, register, period, value, consumption,
+    source, status, reject reason. Values are written as numbers with the meter's fraction digits."""
+    buffer = io.BytesIO()
+    workbook = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    heading = workbook.add_format({"bold": True, "bg_color": "#E7EEF7", "border": 1, "text_wrap": True,
+                                   "valign": "top"})
+    month = workbook.add_format({"num_format": "mm.yyyy", "align": "left"})
+    number_formats: dict[int, object] = {}
+
+    def number(places: int):
+        if places not in number_formats:
+            number_formats[places] = workbook.add_format(
+                {"num_format": "0." + "0" * places if places else "0"})
+        return number_formats[places]
+
+    sheet = workbook.add_worksheet(_("Readings")[:31])
+    headers = [(_("Object code"), 14), (_("Object"), 32), (_("Meter number"), 16), (_("Model"), 18),
+               (_("Register"), 16), (_("Period"), 10), (_("Reading"), 14),
+               (_("Consumption, %(unit)s", unit=unit), 16), (_("Source"), 30), (_("Status"), 14),
+               (_("Reject reason"), 40)]
+    for col, (header, width) in enumerate(headers):
+        sheet.set_column(col, col, width)
+        sheet.write_string(0, col, header, heading)
+    sheet.freeze_panes(1, 0)
+    row = 1
+    for obj in history.objects:
+        for mh in obj.meters:
+            meter = mh.meter
+            for period_row in mh.rows:
+                for register, reading in zip(mh.registers, period_row.readings, strict=True):
+                    if reading is None:
+                        continue
+                    sheet.write_string(row, 0, obj.energy_object.code)
+                    sheet.write_string(row, 1, obj.energy_object.name)
+                    sheet.write_string(row, 2, meter.serial)
+                    sheet.write_string(row, 3, meter.model or "")
+                    sheet.write_string(row, 4, register_label(register))
+                    sheet.write_datetime(row, 5, reading.period, month)
+                    value_places = max(meter.digits_fraction, -reading.value.normalize().as_tuple().exponent, 0)
+                    sheet.write_number(row, 6, reading.value, number(min(value_places, 4)))
+                    if reading.consumption is not None:
+                        sheet.write_number(row, 7, reading.consumption, number(4))
+                    sheet.write_string(row, 8, label("reading_source", reading.source))
+                    sheet.write_string(row, 9, label("reading_status", reading.status))
+                    sheet.write_string(row, 10, reading.reject_reason or "")
+                    row += 1
+    if row > 1:
+        sheet.autofilter(0, 0, row - 1, len(headers) - 1)
+    workbook.close()
+    return buffer.getvalue()
+
+
+@bp.route("/contracts/<int:contract_id>/readings/export.xlsx")
+@contract_route(Capability.VIEW_READINGS)
+def readings_export(grant, contract_id: int):
+    """The history page's current filter as an xlsx download (a bad filter exports the default view)."""
+    _problems, history = _history(grant)
+    body = history_xlsx(history, unit_of(grant.contract))
+    chosen = history.filter
+    name = f"readings-{grant.contract.number}-{chosen.period_from:%Y-%m}-{chosen.period_to:%Y-%m}.xlsx"
+    response = Response(body, mimetype=XLSX_MIMETYPE)
+    response.headers["Content-Disposition"] = f"attachment; filename=\"{name}\"; filename*=UTF-8''{quote(name)}"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

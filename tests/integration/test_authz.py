@@ -203,7 +203,7 @@ def matrix(app, db):
     """One shared contract with two objects, a user per role, a stranger and a scoped engineer."""
     contract = f.contract()
     inside, outside = f.energy_object(contract), f.energy_object(contract)
-    f.meter(inside)
+    meter_inside = f.meter(inside)      # meter_id routes (meter card): a meter of the inside object
     users = {}
     for role in ("power_engineer", "accountant", "manager", "administrator"):
         users[role] = f.user(f"{role}@matrix.example")
@@ -219,13 +219,14 @@ def matrix(app, db):
     db.session.add(document)
     db.session.commit()
     return {"contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()},
-            "document_id": document.id}
+            "document_id": document.id, "meter_id": meter_inside.id}
 
 
 def _fill_contract_route(path: str, matrix: dict) -> str:
     path = re.sub(r"<(?:int:)?contract_id>", str(matrix["contract_id"]), path)
     path = re.sub(r"<(?:int:)?object_id>", str(matrix["object_id"]), path)
     path = re.sub(r"<(?:int:)?document_id>", str(matrix["document_id"]), path)
+    path = re.sub(r"<(?:int:)?meter_id>", str(matrix["meter_id"]), path)
     return re.sub(r"<[^>]+>", "1", path)
 
 
@@ -244,7 +245,7 @@ def test_contract_route_answers_exactly_as_the_role_matrix_says(app, matrix, rul
     if actor == "other_counterparty":
         assert response.status_code == 404
         return
-    if actor == "engineer_outside_scope" and "<int:object_id>" in rule:
+    if actor == "engineer_outside_scope" and ("<int:object_id>" in rule or "<int:meter_id>" in rule):
         assert response.status_code == 404
         return
     role = "power_engineer" if actor == "engineer_outside_scope" else actor

@@ -1,0 +1,106 @@
+"""Readings entry by form (SPEC C8, seed 004 §5.1–5.2): the registers of the contract within the user's
+object scope, previous values, one input per register, the readings window, rollover/jump confirmations.
+
+GET shows the sheet (filters: object, status, search); POST saves through
+`crm.services.readings_entry.submit_readings` and redirects back with the saved readings listed
+(`?saved=…`), so a reload never submits twice. A refused submission re-renders the page with the typed
+values, each problem next to its input and a checkbox "I confirm …" for a rollover or a jump.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from crm.access import Capability
+from crm.models import ContractKind
+from crm.services import readings_entry as entry_service
+from crm.services.readings import ReadingsFilterError
+from crm.services.readings_entry import ReadingsEntryError
+from crm.services.readings_windows import format_month_year
+from customer_portal import bp, contract_route
+from customer_portal.readings import reading_value, register_label
+
+FIELD_PREFIX = "reading-"
+
+
+def register_unit(contract, register) -> str:
+    """kWh for active registers, kvarh for reactive ones, Gcal on a heat contract."""
+    if contract.kind == ContractKind.HEAT:
+        return _("Gcal")
+    return _("kvarh") if register.direction.startswith("R") else _("kWh")
+
+
+def _ids(values: list[str]) -> set[int]:
+    return {int(value) for value in values if value.isdigit() and len(value) <= 12}
+
+
+def _filter_args(args) -> tuple[dict[str, str], int | None, str | None, str | None, list[str]]:
+    """The filters from the query string: (args to keep in links, object id, status, search, problems)."""
+    problems: list[str] = []
+    raw_object = (args.get("object") or "").strip()
+    object_id = None
+    if raw_object:
+        if raw_object.isdigit() and len(raw_object) <= 12:
+            object_id = int(raw_object)
+        else:
+            problems.append(_("The energy object is not one of this contract's objects available to you."))
+    status = (args.get("status") or "").strip() or None
+    q = (args.get("q") or "").strip()[:100] or None
+    kept = {key: value for key, value in (("object", raw_object), ("status", status or ""), ("q", q or "")) if value}
+    return kept, object_id, status, q, problems
+
+
+def _period(raw: str | None) -> date | None:
+    try:
+        year, month = (raw or "").split("-")
+        return date(int(year), int(month), 1)
+    except ValueError:
+        return None
+
+
+@bp.route("/contracts/<int:contract_id>/readings/submit", methods=["GET", "POST"])
+@contract_route(Capability.SUBMIT_READINGS)
+def readings_entry(grant, contract_id: int):
+    """The entry form; POST saves every typed reading at once or none (all problems shown at once)."""
+    kept, object_id, status, q, problems = _filter_args(request.args)
+    error: ReadingsEntryError | None = None
+    typed: dict[int, str] = {}
+    confirmed_rollover = _ids(request.form.getlist("confirm_rollover"))
+    confirmed_jump = _ids(request.form.getlist("confirm_jump"))
+    if request.method == "POST":
+        entries = {key[len(FIELD_PREFIX):]: value for key, value in request.form.items()
+                   if key.startswith(FIELD_PREFIX)}
+        typed = {int(key): value for key, value in entries.items() if key.isdigit() and len(key) <= 12}
+        try:
+            result = entry_service.submit_readings(grant, _current_user(), entries,
+                                                   period=_period(request.form.get("period")),
+                                                   confirm_rollover=confirmed_rollover, confirm_jump=confirmed_jump)
+        except ReadingsEntryError as exc:
+            error = exc
+        else:
+            flash(_("Readings saved"), "success")
+            saved = ",".join(str(item.reading.register_id) for item in result.saved)
+            return redirect(url_for("portal.readings_entry", contract_id=contract_id, saved=saved, **kept))
+    try:
+        sheet = entry_service.entry_sheet(grant, object_id=None if problems else object_id, status=status, q=q)
+    except ReadingsFilterError as exc:
+        problems += exc.messages
+        kept = {}
+        sheet = entry_service.entry_sheet(grant)
+    saved_ids = _ids((request.args.get("saved") or "").split(","))
+    saved_lines = [line for line in sheet.lines if line.register.id in saved_ids and line.current is not None]
+    status_code = 400 if (problems or error) else 200
+    return render_template("portal/readings_entry.html", grant=grant, sheet=sheet, problems=problems, error=error,
+                           typed=typed, kept=kept, saved_lines=saved_lines, field_prefix=FIELD_PREFIX,
+                           confirmed_rollover=confirmed_rollover, confirmed_jump=confirmed_jump,
+                           statuses=entry_service.ENTRY_STATUSES, register_label=register_label,
+                           reading_value=reading_value, register_unit=register_unit,
+                           month_year=format_month_year), status_code
+
+
+def _current_user():
+    from flask_login import current_user
+
+    return current_user._get_current_object()
