@@ -154,7 +154,8 @@ def history_xlsx(history: ReadingsHistory, unit: str) -> bytes:
                         sheet.write_number(row, 7, reading.consumption, number(4))
                     sheet.write_string(row, 8, label("reading_source", reading.source))
                     sheet.write_string(row, 9, label("reading_status", reading.status))
-                    sheet.write_string(row, 10, reading.reject_reason or "")
+                    if reading.reject_reason:
+                        sheet.write_string(row, 10, reading.reject_reason)
                     row += 1
     if row > 1:
         sheet.autofilter(0, 0, row - 1, len(headers) - 1)
