@@ -53,3 +53,10 @@ def readings_reminders_job() -> int:
         return readings_reminders.send_readings_reminders()
     finally:
         db.session.remove()
+
+
+def send_document_job(document_id: int, user_id: int, contract_id: int) -> int | None:
+    """Prepare a document's PDF and e-mail it to the user as an attachment (SPEC C10)."""
+    from crm.services import documents
+
+    return documents.send_document(document_id, user_id, contract_id)

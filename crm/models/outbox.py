@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from crm import clock
@@ -38,3 +38,5 @@ class EmailOutbox(IdMixin, Model):
     message_id: Mapped[Optional[str]] = mapped_column(String(255))
     user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"), index=True)
     category: Mapped[Optional[str]] = mapped_column(String(64))
+    # Files to attach, kept in crm.storage: [{"key", "filename", "content_type"}] (C10 "send to e-mail").
+    attachments: Mapped[Optional[list]] = mapped_column(JSON)

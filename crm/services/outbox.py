@@ -42,17 +42,25 @@ class InvalidEmailError(ValueError):
 
 
 def queue_email(to_address: str, subject: str, body_text: str, *, body_html: str | None = None,
-                user_id: int | None = None, category: str | None = None) -> EmailOutbox:
-    """Add an e-mail to the current transaction; it is sent only if the transaction commits."""
+                user_id: int | None = None, category: str | None = None,
+                attachments: list[dict] | None = None) -> EmailOutbox:
+    """Add an e-mail to the current transaction; it is sent only if the transaction commits.
+
+    `attachments`: files already in `crm.storage`, each `{"key", "filename", "content_type"}`; they are
+    read when the message is built, so a retry sends the same files."""
     to_address = (to_address or "").strip()
     if "@" not in to_address:
         raise InvalidEmailError(f"not an e-mail address: {to_address!r}")
     for name, value in (("to_address", to_address), ("subject", subject)):
         if "\r" in value or "\n" in value:  # would be a header injection, and smtplib refuses it
             raise InvalidEmailError(f"{name} must be one line")
+    for attachment in attachments or ():
+        if not attachment.get("key") or not attachment.get("filename") or "/" not in attachment.get(
+                "content_type", ""):
+            raise InvalidEmailError(f"an attachment needs a key, a file name and a content type: {attachment!r}")
     row = EmailOutbox(to_address=to_address, subject=subject, body_text=body_text, body_html=body_html,
                       user_id=user_id, category=category, status=OutboxStatus.PENDING.value,
-                      attempts=0, next_attempt_at=clock.now())
+                      attempts=0, next_attempt_at=clock.now(), attachments=list(attachments) if attachments else None)
     db.session.add(row)
     return row
 
@@ -137,7 +145,22 @@ def _build_message(row: EmailOutbox, sender: str) -> EmailMessage:
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
+    for attachment in row.attachments or ():
+        _attach(message, attachment)
     return message
+
+
+def _attach(message: EmailMessage, attachment: dict) -> None:
+    """Add a stored file; a missing one makes the row unsendable (ValueError → failed, no retry)."""
+    from crm.storage import StorageError, get_storage
+
+    maintype, _slash, subtype = attachment["content_type"].partition("/")
+    try:
+        with get_storage().open(attachment["key"]) as stored:
+            data = stored.read()
+    except StorageError as exc:
+        raise ValueError(str(exc)) from exc
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=attachment["filename"])
 
 
 def sweep(stuck_after: timedelta | None = None) -> int:

@@ -310,3 +310,42 @@ def tariffs(contract: Contract) -> TariffView:
 
 def unpaid_total(documents: list[Doc]) -> Decimal:
     return sum((doc.amount_due for doc in documents), ZERO)
+
+
+@dataclass(frozen=True)
+class MonthlyTotals:
+    """Invoices (by billing month) and payments (by month received) for a chart [004 §4.6]."""
+
+    periods: list[date]
+    invoiced: list[Decimal]
+    paid: list[Decimal]
+
+
+def monthly_totals(contract: Contract, first: date, last: date) -> MonthlyTotals:
+    """Invoiced and paid per month from the month of `first` to the month of `last` (two statements)."""
+    first, last = month_start(first), month_start(last)
+    periods = []
+    period = first
+    while period <= last:
+        periods.append(period)
+        period = add_months(period, 1)
+    end = add_months(last, 1)
+    invoiced = dict.fromkeys(periods, ZERO)
+    paid = dict.fromkeys(periods, ZERO)
+    month = func.coalesce(BillingDocument.period, BillingDocument.doc_date)
+    for row in db.session.execute(select(month.label("month"), BillingDocument.amount).where(
+            BillingDocument.contract_id == contract.id, BillingDocument.doc_type.in_(INVOICE_TYPES),
+            month >= first, month < end)):
+        key = month_start(_as_date(row.month))
+        if key in invoiced:
+            invoiced[key] += row.amount
+    for row in db.session.execute(select(Payment.paid_on, Payment.amount).where(
+            Payment.contract_id == contract.id, Payment.status == PaymentStatus.PAID.value,
+            Payment.paid_on >= first, Payment.paid_on < end)):
+        paid[month_start(row.paid_on)] += row.amount
+    return MonthlyTotals(periods, [invoiced[p] for p in periods], [paid[p] for p in periods])
+
+
+def _as_date(value) -> date:
+    """SQLite hands back COALESCE of two dates as text."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])

@@ -203,7 +203,7 @@ def matrix(app, db):
     """One shared contract with two objects, a user per role, a stranger and a scoped engineer."""
     contract = f.contract()
     inside, outside = f.energy_object(contract), f.energy_object(contract)
-    meter_inside = f.meter(inside)      # meter_id routes (meter card): a meter of the inside object
+    meter_inside = f.meter(inside, interval_metering=True)  # meter_id routes (meter card, hourly profile)
     users = {}
     for role in ("power_engineer", "accountant", "manager", "administrator"):
         users[role] = f.user(f"{role}@matrix.example")
@@ -217,8 +217,14 @@ def matrix(app, db):
     document = BillingDocument(contract_id=contract.id, doc_type="invoice", number="M-1", doc_date=date(2026, 1, 31),
                                amount=Decimal("10.00"), amount_due=Decimal("10.00"))
     db.session.add(document)
+    from crm.models import IntervalProfile  # act_id routes (primary act download): an act of that meter
+
+    act = IntervalProfile(meter_id=meter_inside.id, month=date(2026, 1, 1), hourly_values={}, total=Decimal("0"),
+                          act_number="ПА-MATRIX-1")
+    db.session.add(act)
     db.session.commit()
-    return {"contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()},
+    return {"act_id": act.id,
+            "contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()},
             "document_id": document.id, "meter_id": meter_inside.id}
 
 
@@ -227,6 +233,7 @@ def _fill_contract_route(path: str, matrix: dict) -> str:
     path = re.sub(r"<(?:int:)?object_id>", str(matrix["object_id"]), path)
     path = re.sub(r"<(?:int:)?document_id>", str(matrix["document_id"]), path)
     path = re.sub(r"<(?:int:)?meter_id>", str(matrix["meter_id"]), path)
+    path = re.sub(r"<(?:int:)?act_id>", str(matrix["act_id"]), path)
     return re.sub(r"<[^>]+>", "1", path)
 
 
@@ -245,7 +252,8 @@ def test_contract_route_answers_exactly_as_the_role_matrix_says(app, matrix, rul
     if actor == "other_counterparty":
         assert response.status_code == 404
         return
-    if actor == "engineer_outside_scope" and ("<int:object_id>" in rule or "<int:meter_id>" in rule):
+    scoped_ids = ("object_id", "meter_id", "act_id")
+    if actor == "engineer_outside_scope" and any(f"<int:{name}>" in rule for name in scoped_ids):
         assert response.status_code == 404
         return
     role = "power_engineer" if actor == "engineer_outside_scope" else actor

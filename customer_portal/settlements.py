@@ -1,0 +1,146 @@
+"""Settlements of a contract (SPEC C9, C12) [003 §4.2, 002, 000 §3.8, 004 §4.6]: the debt today (or on a
+chosen day) and the recommended payment, penalties, receivables with "Pay", payment terms, tariffs,
+current-consumption bills, the invoices-and-payments chart; and the reconciliation act for any period
+on screen, as PDF and as xlsx.
+
+Bad input never fails a page: the problem is shown next to its field and the default is used, with
+status 400.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import current_app, make_response, render_template, request, url_for
+from flask_babel import gettext as _
+
+from crm import clock
+from crm.access import Capability
+from crm.formatting import format_period
+from crm.services import documents as documents_service
+from crm.services import reconciliation as acts
+from crm.services import settlements as service
+from crm.services.payments import MAX_DATE, MIN_DATE, parse_date
+from customer_portal import bp, contract_route
+from customer_portal.readings import format_period_short
+
+#: months on the invoices-and-payments chart
+CHART_MONTHS = 12
+BILLS_MONTHS = 3
+
+
+def _date_arg(name: str, fallback: date, errors: dict[str, str]) -> date:
+    raw = (request.args.get(name) or "").strip()[:32]
+    if not raw:
+        return fallback
+    try:
+        value = parse_date(raw)
+    except ValueError:
+        errors[name] = _("Enter the date as dd.mm.yyyy, for example %(example)s.",
+                         example=fallback.strftime("%d.%m.%Y"))
+        return fallback
+    if not MIN_DATE <= value <= MAX_DATE:
+        errors[name] = _("Enter a date between %(first)s and %(last)s.",
+                         first=MIN_DATE.strftime("%d.%m.%Y"), last=MAX_DATE.strftime("%d.%m.%Y"))
+        return fallback
+    return value
+
+
+def pay_links_available() -> dict[str, bool]:
+    """Whether the payment pages exist (they come with the pay flow); without them no "Pay" button."""
+    views = current_app.view_functions
+    return {"document": "portal.pay_document" in views, "debt": "portal.pay_debt" in views}
+
+
+def chart_data(totals: service.MonthlyTotals) -> dict:
+    """What finance_chart.js draws: two series of exact decimal strings by month."""
+    return {"labels": [format_period(p) for p in totals.periods],
+            "ticks": [format_period_short(p) for p in totals.periods],
+            "series": [{"key": "invoiced", "label": _("Invoiced"), "color": "#0d6efd",
+                        "data": [str(v) for v in totals.invoiced]},
+                       {"key": "paid", "label": _("Paid"), "color": "#198754",
+                        "data": [str(v) for v in totals.paid]}],
+            "currency": "₽"}
+
+
+@bp.route("/contracts/<int:contract_id>/settlements")
+@contract_route(Capability.VIEW_FINANCE)
+def settlements(grant, contract_id: int):
+    """Debt on a day (today by default) by seed 003 §4.2, receivables, terms, tariffs, bills and the chart."""
+    contract = grant.contract
+    today = clock.today()
+    errors: dict[str, str] = {}
+    day = _date_arg("on", today, errors)
+    terms = service.contract_terms(contract.id)
+    debt = service.debt_on(contract, day, terms)
+    receivables = service.receivables(contract, terms)
+    bills_from = service.add_months(today.replace(day=1), 1 - BILLS_MONTHS)
+    bills = service.current_bills(contract, bills_from, today, terms)
+    current_period = today.replace(day=1)
+    totals = service.monthly_totals(contract, service.add_months(current_period, 1 - CHART_MONTHS), current_period)
+    return render_template(
+        "portal/settlements.html", grant=grant, contract=contract, debt=debt, day=day, today=today, errors=errors,
+        form={"on": (request.args.get("on") or "").strip()[:32] if errors else day.isoformat()},
+        receivables=receivables, unpaid_total=service.unpaid_total(receivables), terms=terms,
+        describe_term=service.describe_term, tariffs=service.tariffs(contract), bills=bills, bills_from=bills_from,
+        chart=chart_data(totals), chart_totals=totals, pay_links=pay_links_available(),
+        can_pay=grant.can(Capability.PAY), label_doc=documents_service.document_title,
+    ), (400 if errors else 200)
+
+
+def _act_period(errors: dict[str, str]) -> tuple[date, date]:
+    start, end = acts.current_quarter(clock.today())
+    chosen_start = _date_arg("date_from", start, errors)
+    chosen_end = _date_arg("date_to", end, errors)
+    if not errors and chosen_start > chosen_end:
+        errors["date_from"] = _("The start of the period (%(start)s) is after its end (%(end)s).",
+                                start=chosen_start.strftime("%d.%m.%Y"), end=chosen_end.strftime("%d.%m.%Y"))
+    if errors:
+        return start, end
+    return chosen_start, chosen_end
+
+
+@bp.route("/contracts/<int:contract_id>/reconciliation")
+@contract_route(Capability.VIEW_FINANCE)
+def reconciliation_act(grant, contract_id: int):
+    """The reconciliation act for a period (the current quarter by default) with PDF and xlsx downloads."""
+    errors: dict[str, str] = {}
+    start, end = _act_period(errors)
+    act = acts.reconciliation_act(grant.contract, start, end)
+    bills = service.current_bills(grant.contract, start, end)
+    form = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+    if errors:
+        form.update({k: (request.args.get(k) or "").strip()[:32] for k in errors})
+    args = {"date_from": start.isoformat(), "date_to": end.isoformat()}
+    return render_template(
+        "portal/reconciliation.html", grant=grant, contract=grant.contract, act=act, bills=bills, errors=errors,
+        form=form, row_title=acts.row_title, side_label=acts.side_label,
+        pdf_url=url_for("portal.reconciliation_act_pdf", contract_id=contract_id, **args),
+        xlsx_url=url_for("portal.reconciliation_act_xlsx", contract_id=contract_id, **args),
+    ), (400 if errors else 200)
+
+
+def _download(data: bytes, mimetype: str, filename: str):
+    response = make_response(data)
+    response.headers["Content-Type"] = mimetype
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+@bp.route("/contracts/<int:contract_id>/reconciliation.pdf")
+@contract_route(Capability.VIEW_FINANCE)
+def reconciliation_act_pdf(grant, contract_id: int):
+    """The act as PDF (a bad period gives the default quarter, like the page)."""
+    start, end = _act_period({})
+    act = acts.reconciliation_act(grant.contract, start, end)
+    return _download(acts.act_pdf(act), "application/pdf", acts.act_filename(act, "pdf"))
+
+
+@bp.route("/contracts/<int:contract_id>/reconciliation.xlsx")
+@contract_route(Capability.VIEW_FINANCE)
+def reconciliation_act_xlsx(grant, contract_id: int):
+    """The act as an xlsx workbook."""
+    start, end = _act_period({})
+    act = acts.reconciliation_act(grant.contract, start, end)
+    return _download(acts.act_xlsx(act), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                     acts.act_filename(act, "xlsx"))
