@@ -270,14 +270,14 @@ def test_file_with_bad_rows_imports_nothing_and_lists_every_bad_row_when_payment
 
     problems = [(p.number, p.field, p.message) for p in caught.value.problems]
     assert problems == [
-        (3, "contract_external_id", "No contract with the external id C-404."),
-        (4, "amount", "Not a number."),
-        (5, "external_id", "The external id P-1 is repeated: it is already in row 2."),
-        (6, "paid_on", "Not a date (expected DD.MM.YYYY or YYYY-MM-DD)."),
-        (7, "amount", "At most 2 decimal places."),
-        (7, "document_external_id", "No billing document with the external id D-404."),
+        (3, "contract_external_id", "Не найден договор с внешним идентификатором C-404."),
+        (4, "amount", "Не число."),
+        (5, "external_id", "Внешний идентификатор P-1 повторяется: уже есть в строке 2."),
+        (6, "paid_on", "Не дата (ожидается ДД.ММ.ГГГГ или ГГГГ-ММ-ДД)."),
+        (7, "amount", "Не более 2 знаков после запятой."),
+        (7, "document_external_id", "Не найден расчётный документ с внешним идентификатором D-404."),
     ]
-    assert caught.value.message == "Nothing was imported: 6 problems were found."
+    assert caught.value.message == "Ничего не загружено: найдено 6 ошибок."
     assert count(db, Payment) == 0
 
 
@@ -289,7 +289,7 @@ def test_file_missing_a_required_column_imports_nothing_and_names_the_column(db,
         bi.import_file("objects", csv_cp1251(header, rows), "objects.csv")
 
     assert [(p.number, p.field, p.message) for p in caught.value.problems] == [
-        (1, "colour", "Unknown column."), (1, "code", "Required column is missing.")]
+        (1, "colour", "Неизвестная колонка."), (1, "code", "Нет обязательной колонки.")]
     assert count(db, EnergyObject) == 0
 
 
