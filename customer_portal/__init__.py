@@ -27,7 +27,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 def register_portal(app: Flask, appbuilder) -> None:
     """Register the blueprint and point Flask-Login's redirects at the portal sign-in page."""
-    from customer_portal import auth, contracts, home, language, pay, payments, profile, readings, signup  # noqa: F401  (routes attach to bp)
+    from customer_portal import auth, contracts, home, language, pay, payments, profile, readings, signup, tasks  # noqa: F401  (routes attach to bp)
     from customer_portal import interval_profiles, readings_files  # noqa: F401  (readings file, hourly profiles)
     from customer_portal import meters, readings_entry  # noqa: F401  (objects, meters, readings entry)
     from customer_portal import interval_profiles, readings_files  # noqa: F401  (readings file, hourly profiles)

@@ -6,10 +6,13 @@ Bad filter input never fails the page: each problem is shown under its field and
 """
 from __future__ import annotations
 
+import io
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import render_template, request, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from crm import clock
@@ -17,20 +20,9 @@ from crm.access import Capability
 from crm.services import payments as payment_service
 from customer_portal import bp, contract_route
 
-#: label and badge colour of each payment status (the seed shows a pending payment as "В процессе")
-STATUS_LABELS = {
-    "paid": _l("Paid"),
-    "pending": _l("In progress"),
-    "failed": _l("Failed"),
-    "refunded": _l("Refunded"),
-}
+STATUS_LABELS = payment_service.STATUS_LABELS
 STATUS_BADGES = {"paid": "success", "pending": "warning", "failed": "danger", "refunded": "secondary"}
-
-
-def status_label(status: str) -> str:
-    """The Russian (or English) name of a payment status; an unknown one as it is."""
-    text = STATUS_LABELS.get(status)
-    return str(text) if text is not None else status
+status_label = payment_service.status_label
 
 
 def _iso(value: date) -> str:
@@ -93,3 +85,49 @@ def payments(grant, contract_id: int):
         statuses=payment_service.STATUSES, status_label=status_label, status_badges=STATUS_BADGES,
         presets=_presets(contract_id, today, chosen),
     ), (400 if errors else 200)
+
+
+@bp.route("/contracts/<int:contract_id>/payments/export")
+@contract_route(Capability.VIEW_FINANCE)
+def payments_export(grant, contract_id: int):
+    """The filtered history as xlsx, csv or pdf: sent at once when small, otherwise made by a background
+    task whose progress page the browser is sent to (SPEC W3)."""
+    from flask import current_app, flash, redirect, send_file
+    from flask_babel import get_locale
+    from flask_login import current_user
+
+    from crm.services import payment_exports
+    from crm.services import tasks as task_service
+
+    args = request.args
+    back = url_for("portal.payments", contract_id=contract_id,
+                   **{key: args[key] for key in ("date_from", "date_to", "status") if args.get(key)})
+    try:
+        chosen = payment_service.parse_history_filter(args.get("date_from", ""), args.get("date_to", ""),
+                                                      args.get("status", ""), today=clock.today())
+    except payment_service.PaymentFilterError:
+        return redirect(back)
+    fmt = args.get("format", "xlsx")
+    if fmt not in payment_exports.FORMATS:
+        fmt = "xlsx"
+    export = payment_exports.ExportRequest(contract_id, chosen.date_from, chosen.date_to, chosen.status, fmt)
+    rows = payment_exports.count_rows(export)
+    if rows > current_app.config["EXPORT_INLINE_MAX_ROWS"]:
+        if fmt == "pdf" and rows > payment_exports.PDF_MAX_ROWS:
+            flash(_("A PDF can hold at most %(max)s payments. Choose a shorter period or xlsx or csv.",
+                    max=payment_exports.PDF_MAX_ROWS), "warning")
+            return redirect(back)
+        params = dict(export.params(), locale=str(get_locale() or "ru"), capability=Capability.VIEW_FINANCE.value)
+        task = task_service.create_task(current_user, "payments_export", params, contract_id=contract_id, total=rows)
+        return redirect(url_for("portal.task_page", task_id=task.id))
+    try:
+        result = payment_exports.export_payments(export)
+    except payment_exports.ExportError as exc:
+        flash(exc.message, "warning")
+        return redirect(back)
+    try:
+        with open(result.path, "rb") as handle:
+            data = io.BytesIO(handle.read())
+    finally:
+        os.unlink(result.path)
+    return send_file(data, mimetype=payment_exports.MIMETYPES[fmt], as_attachment=True, download_name=result.name)

@@ -15,6 +15,13 @@ def deliver_email_job(outbox_id: int) -> str:
     return outbox.deliver(outbox_id)
 
 
+def run_task_job(task_id: int) -> str:
+    """Run one background task (export, import…) to the end: progress, stored result (SPEC W3)."""
+    from crm.services import tasks
+
+    return tasks.run_task(task_id)
+
+
 def sweep_outbox_job() -> int:
     """Re-enqueue outbox rows left pending or stuck."""
     from crm.services import outbox

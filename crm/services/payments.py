@@ -18,6 +18,7 @@ from datetime import date
 from decimal import Decimal
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, cast, func, select
 
 from crm import clock
@@ -30,6 +31,21 @@ ALL_STATUSES = "all"
 #: statuses in the order the filter offers them
 STATUSES: tuple[str, ...] = (PaymentStatus.PAID.value, PaymentStatus.PENDING.value,
                              PaymentStatus.FAILED.value, PaymentStatus.REFUNDED.value)
+#: the name of each payment status (the seed shows a pending payment as "В процессе")
+STATUS_LABELS = {
+    "paid": _l("Paid"),
+    "pending": _l("In progress"),
+    "failed": _l("Failed"),
+    "refunded": _l("Refunded"),
+}
+
+
+def status_label(status: str) -> str:
+    """The Russian (or English) name of a payment status; an unknown one as it is."""
+    text = STATUS_LABELS.get(status)
+    return str(text) if text is not None else status
+
+
 #: rows shown at most; the totals always cover the whole period
 MAX_ROWS = 1000
 #: dates outside this range are refused as typing mistakes
