@@ -185,8 +185,8 @@ def _header_day(value: Any, month: date, ref: str, problems: list[str]) -> date 
                               "month as dd.mm.yyyy.", cell=ref, value=text[:20]))
             return None
         if year == month.year and month_no == month.month and day_no > days_in(month):
-            problems.append(_("Cell %(cell)s: there is no %(day)s-th day in %(month)s: that month has %(days)s "
-                              "days.", cell=ref, day=day_no, month=format_period(month), days=days_in(month)))
+            problems.append(_("Cell %(cell)s: the date “%(value)s” does not exist: %(month)s has %(days)s days.",
+                              cell=ref, value=text[:20], month=format_period(month), days=days_in(month)))
             return None
         try:
             day = date(year, month_no, day_no)
