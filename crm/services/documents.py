@@ -16,7 +16,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -215,11 +215,11 @@ def send_document(document_id: int, user_id: int, contract_id: int) -> int | Non
     user = db.session.get(CrmUser, user_id)
     if doc is None or user is None or not user.email or not user.email_confirmed_at:
         return None
-    data, content_type = document_pdf(doc)
-    suffix = ".pdf" if content_type == PDF else ""
-    key = get_storage().put("mail", data, suffix)
-    filename = document_filename(doc) if content_type == PDF else f"document-{doc.id}"
-    with force_locale(getattr(user, "locale", None) or "ru"):
+    with force_locale(getattr(user, "locale", None) or current_app.config.get("BABEL_DEFAULT_LOCALE", "ru")):
+        data, content_type = document_pdf(doc)
+        suffix = ".pdf" if content_type == PDF else ""
+        key = get_storage().put("mail", data, suffix)
+        filename = document_filename(doc) if content_type == PDF else f"document-{doc.id}"
         title = document_title(doc)
         body = render_template("email/document.txt", title=title, contract=doc.contract,
                                name=user.first_name or user.username)
