@@ -3,15 +3,17 @@ submitted readings for billing and the import of the readings billing accepted. 
 → render. Curator and Admin act; Auditor reads (queue, acts, export)."""
 from __future__ import annotations
 
+import io
 from datetime import date
 
-from flask import Response, abort, flash, redirect, request, url_for
+from flask import Response, abort, flash, redirect, request, send_file, url_for
 from flask_appbuilder import BaseView, expose
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
 from flask_login import current_user
 
 from crm import clock
+from crm.services import interval_profiles
 from crm.services import readings_billing as rb
 from crm.services import readings_review as review
 from crm.services.readings import add_months
@@ -93,18 +95,11 @@ class ReadingsReviewView(BaseView):
     @has_access
     def download(self, act_id: int):
         """The primary act as xlsx (built by the interval-profile service)."""
-        try:
-            from crm.services import interval_profiles
-        except ImportError:
-            abort(404)
-        builder = getattr(interval_profiles, "act_xlsx", None)
-        if builder is None:
-            abort(404)
         act = review.get_act(act_id)
         if act is None:
             abort(404)
-        return Response(builder(act), mimetype=XLSX_TYPE, headers={
-            "Content-Disposition": f'attachment; filename="act-{act.act_number}.xlsx"'})
+        return send_file(io.BytesIO(interval_profiles.act_workbook(act)), mimetype=XLSX_TYPE, as_attachment=True,
+                         download_name=f"act-{act.act_number}.xlsx")
 
 
 class ReadingsExchangeView(BaseView):

@@ -307,3 +307,17 @@ def test_an_act_already_decided_cannot_be_decided_again(app, site, acts):
         with pytest.raises(review.ReviewError):
             review.review_acts([acts[0], acts[1]], "reject", None, "Повтор")
         assert db.session.get(IntervalProfile, acts[1]).act_status == "pending"
+
+
+def test_a_primary_act_downloads_as_xlsx_and_an_unknown_one_is_404(app, site, acts):
+    import io
+
+    from python_calamine import load_workbook
+
+    client = _staff(app, "Auditor")
+    response = client.get(f"/admin/readings/review/acts/{acts[0]}/xlsx")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    workbook = load_workbook(io.BytesIO(response.data))
+    assert workbook.sheet_names
+    assert client.get("/admin/readings/review/acts/999999/xlsx").status_code == 404
