@@ -31,6 +31,7 @@ def register_portal(app: Flask, appbuilder) -> None:
     from customer_portal import interval_profiles, readings_files  # noqa: F401  (readings file, hourly profiles)
     from customer_portal import meters, readings_entry  # noqa: F401  (objects, meters, readings entry)
     from customer_portal import interval_profiles, readings_files  # noqa: F401  (readings file, hourly profiles)
+    from customer_portal import households  # noqa: F401  (houses, household wizards, receipts)
     from customer_portal import documents, settlements  # noqa: F401  (settlements, reconciliation act, documents)
 
     app.register_blueprint(bp)

@@ -29,12 +29,18 @@ class MenuItem:
     capability: Capability | None = None
     contract_scoped: bool = False
     enabled: bool = True
+    # Shown only while the selected contract's counterparty is of this person type (or when the user has
+    # no contract yet): the households section is for individuals (SPEC C17).
+    person_type: str | None = None
     # Other endpoints under this section (for the "current page" highlight).
     also_active: tuple[str, ...] = field(default=())
 
     def visible_for(self, grant: ContractGrant | None) -> bool:
         """Whether to show the entry while `grant` is the selected contract."""
         if not self.enabled:
+            return False
+        if self.person_type is not None and grant is not None \
+                and grant.contract.counterparty.person_type != self.person_type:
             return False
         if grant is None:
             return not self.contract_scoped
@@ -66,6 +72,10 @@ MENU: list[MenuItem] = [
              capability=Capability.VIEW_READINGS, contract_scoped=True),
     MenuItem("objects", _l("Objects and meters"), "portal.contract_objects", icon="building",
              capability=Capability.VIEW_READINGS, contract_scoped=True, also_active=("portal.meter_card",)),
+    MenuItem("houses", _l("My houses"), "portal.houses", icon="house-door", person_type="individual",
+             also_active=("portal.house_add", "portal.house", "portal.house_edit", "portal.house_meter_rename",
+                          "portal.house_readings", "portal.house_readings_result", "portal.house_pay",
+                          "portal.house_operations")),
     MenuItem("users", _l("Users"), "portal.contract_users", icon="people", capability=Capability.MANAGE_ROLES,
              contract_scoped=True, also_active=("portal.contract_user_edit",)),
 ]
