@@ -193,6 +193,7 @@ class IntervalProfile(IdMixin, Model):
     uploaded_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=clock.now, nullable=False)
     reviewed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    reviewed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
 
     meter = relationship("Meter")
 

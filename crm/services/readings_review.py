@@ -377,6 +377,7 @@ def review_acts(act_ids, decision: str, reviewer, reason: str | None = None) -> 
         act.act_status = "accepted" if decision == ACCEPT else "rejected"
         act.reject_reason = reason
         act.reviewed_at = now
+        act.reviewed_by_id = getattr(reviewer, "id", None)
         audit.record(f"interval_act.{decision}", actor=reviewer, subject_type="interval_profile", subject_id=act.id,
                      counterparty_id=counterparty_id,
                      detail={"act_number": act.act_number, "meter_serial": serial, "contract_id": contract_id,

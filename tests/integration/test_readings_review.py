@@ -295,7 +295,8 @@ def test_curator_accepts_and_rejects_primary_acts_with_audit_rows(app, site, act
                                                             "reason": "Не хватает суток"})
     with app.app_context():
         first, second = (db.session.get(IntervalProfile, pk) for pk in acts)
-        assert (first.act_status, first.reject_reason, first.reviewed_at) == ("accepted", None, TODAY)
+        assert (first.act_status, first.reject_reason, first.reviewed_at, first.reviewed_by_id) == (
+            "accepted", None, TODAY, client.staff_id)
         assert (second.act_status, second.reject_reason) == ("rejected", "Не хватает суток")
     assert [row.subject_id for row in _audit_rows(app, "interval_act.accept")] == [acts[0]]
     assert [row.detail["reason"] for row in _audit_rows(app, "interval_act.reject")] == ["Не хватает суток"]
