@@ -8,7 +8,7 @@ nothing is written. Otherwise rows are created or updated (only changed fields),
 twice leaves the same rows and reports them unchanged. Lookups are set-based: one query per entity kind per
 batch, whatever its size. One audit row records the batch.
 
-The kinds and their columns are declared in `crm.services.billing_import_kinds`.
+The kinds and their columns are declared in `crm.services.billing_import_kinds` and `…_money`.
 """
 from __future__ import annotations
 
@@ -102,9 +102,10 @@ class Batch:
 
 def kinds():
     """The import kinds in dependency order (tariffs before contracts before objects …)."""
-    from crm.services.billing_import_kinds import KINDS
+    from crm.services.billing_import_kinds import CONTRACTS, METERS, OBJECTS, TARIFFS
+    from crm.services.billing_import_money import DOCUMENTS, PAYMENTS
 
-    return KINDS
+    return TARIFFS, CONTRACTS, OBJECTS, METERS, DOCUMENTS, PAYMENTS
 
 
 def kind_of(name: str):
@@ -224,7 +225,7 @@ def export_record(kind_name: str, external_id: str) -> dict | None:
 
 def attach_document_pdf(external_id: str, data: bytes, *, actor=None, detail: dict | None = None) -> bool:
     """Store the PDF of a billing document; True when it changed (the same file again changes nothing)."""
-    from crm.services.billing_import_kinds import DOCUMENTS, store_pdf
+    from crm.services.billing_import_money import DOCUMENTS, store_pdf
 
     document = DOCUMENTS.find(external_id)
     if document is None:

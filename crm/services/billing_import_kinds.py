@@ -21,18 +21,15 @@ from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
 from crm.models import (
-    BillingDocument,
     Branch,
     Contract,
     Counterparty,
     EnergyObject,
     Meter,
     MeteringPoint,
-    Payment,
     Register,
     Tariff,
 )
-from crm.models.billing import DocumentType, PaymentStatus, SaleKind
 from crm.models.contract import PRICE_CATEGORIES, ContractKind, ContractStatus
 from crm.models.counterparty import PersonType
 from crm.models.metering import Direction, TariffZone
@@ -43,9 +40,7 @@ from crm.services.billing_import_fields import (
     Field,
     Flag,
     Integer,
-    Month,
     Number,
-    Pdf,
     RegisterList,
     Text,
     reference,
@@ -55,7 +50,8 @@ from crm.validators import is_valid_inn
 MONEY = {"places": 2, "digits": 14}
 
 
-def _values(enum) -> tuple[str, ...]:
+def enum_values(enum) -> tuple[str, ...]:
+    """The stored values of an enum, in declaration order."""
     return tuple(member.value for member in enum)
 
 
@@ -102,7 +98,7 @@ class Kind:
 
     def load(self, items, batch) -> None:
         """Find the rows the items name (one query per entity)."""
-        rows = db.session.scalars(select(self.model).where(_in(self.model.external_id, _ids(items))))
+        rows = db.session.scalars(select(self.model).where(_in(self.model.external_id, ids_of(items))))
         batch.rows[self.name] = {row.external_id: row for row in rows}
 
     def check(self, item, batch) -> None:
@@ -144,11 +140,12 @@ class Kind:
                                                      what=label, id=external_id))
 
 
-def _ids(items, column: str = "external_id") -> set[str]:
+def ids_of(items, column: str = "external_id") -> set[str]:
+    """The distinct non-empty values of `column` in the items."""
     return {item.values.get(column) for item in items} - {None}
 
 
-def _load_refs(batch, kind_name: str, model, external_ids: set[str], *options) -> None:
+def load_refs(batch, kind_name: str, model, external_ids: set[str], *options) -> None:
     """Rows of another kind referred to by external id, added to what the batch knows."""
     known = batch.rows.setdefault(kind_name, {})
     missing = external_ids - set(known)
@@ -157,7 +154,8 @@ def _load_refs(batch, kind_name: str, model, external_ids: set[str], *options) -
             known[row.external_id] = row
 
 
-def _contract_of(batch, external_id: str):
+def contract_of(batch, external_id: str):
+    """The contract row with this external id (found or created in this batch), or None."""
     return batch.rows.get("contracts", {}).get(external_id)
 
 
@@ -167,7 +165,7 @@ class Tariffs(Kind):
         EXTERNAL_ID,
         Text("group_code", required=True, max_length=32, description=_l("Tariff group code."), example="НАС-1"),
         Text("name", required=True, description=_l("Tariff name."), example="Население, одноставочный"),
-        Choice("zone", default=TariffZone.ALL_DAY.value, values=_values(TariffZone),
+        Choice("zone", default=TariffZone.ALL_DAY.value, values=enum_values(TariffZone),
                description=_l("Tariff zone."), example="day"),
         Number("rate", required=True, places=5, digits=12, minimum=Decimal(0),
                description=_l("Rate per unit, roubles."), example=Decimal("5.47")),
@@ -204,7 +202,7 @@ class Contracts(Kind):
              example="Общество с ограниченной ответственностью «Ромашка»"),
         Text("counterparty_short_name", description=_l("Counterparty's short name; empty: the full name."),
              example="ООО «Ромашка»"),
-        Choice("person_type", default=PersonType.LEGAL.value, values=_values(PersonType),
+        Choice("person_type", default=PersonType.LEGAL.value, values=enum_values(PersonType),
                description=_l("Legal entity, sole proprietor or individual."), example="legal"),
         Text("inn", required=True, max_length=12, pattern=r"\d{10}|\d{12}",
              pattern_message=_l("The INN is 10 or 12 digits."), description=_l("INN."), example="7707083893"),
@@ -218,9 +216,9 @@ class Contracts(Kind):
         Text("counterparty_email", max_length=320, description=_l("Counterparty's e-mail.")),
         Text("branch_code", required=True, max_length=8, description=_l("Code of the branch serving the contract."),
              example="01"),
-        Choice("kind", default=ContractKind.ELECTRICITY.value, values=_values(ContractKind),
+        Choice("kind", default=ContractKind.ELECTRICITY.value, values=enum_values(ContractKind),
                description=_l("Electricity or heat."), example="electricity"),
-        Choice("status", default=ContractStatus.ACTIVE.value, values=_values(ContractStatus),
+        Choice("status", default=ContractStatus.ACTIVE.value, values=enum_values(ContractStatus),
                description=_l("Contract status."), example="active"),
         Day("signed_on", required=True, description=_l("Signing date."), example=date(2025, 12, 20)),
         Day("starts_on", required=True, description=_l("Start of supply."), example=date(2026, 1, 1)),
@@ -236,12 +234,12 @@ class Contracts(Kind):
 
     def load(self, items, batch) -> None:
         rows = list(db.session.scalars(select(Contract).where(or_(
-            _in(Contract.external_id, _ids(items)), _in(Contract.number, _ids(items, "number")),
-            _in(Contract.account_number, _ids(items, "account_number"))))))
+            _in(Contract.external_id, ids_of(items)), _in(Contract.number, ids_of(items, "number")),
+            _in(Contract.account_number, ids_of(items, "account_number"))))))
         batch.rows[self.name] = {row.external_id: row for row in rows if row.external_id}
-        _load_refs(batch, "counterparties", Counterparty, _ids(items, "counterparty_external_id"))
-        _load_refs(batch, "tariffs", Tariff, _ids(items, "tariff_external_id"))
-        codes = _ids(items, "branch_code")
+        load_refs(batch, "counterparties", Counterparty, ids_of(items, "counterparty_external_id"))
+        load_refs(batch, "tariffs", Tariff, ids_of(items, "tariff_external_id"))
+        codes = ids_of(items, "branch_code")
         branches = db.session.scalars(select(Branch).where(_in(Branch.code, codes))) if codes else []
         batch.state[self.name] = {
             "owners": {"number": {row.number: row for row in rows},
@@ -337,15 +335,15 @@ class Objects(Kind):
     )
 
     def load(self, items, batch) -> None:
-        _load_refs(batch, "contracts", Contract, _ids(items, "contract_external_id"))
+        load_refs(batch, "contracts", Contract, ids_of(items, "contract_external_id"))
         rows = list(db.session.scalars(select(EnergyObject).where(or_(
-            _in(EnergyObject.external_id, _ids(items)), _in(EnergyObject.code, _ids(items, "code"))))))
+            _in(EnergyObject.external_id, ids_of(items)), _in(EnergyObject.code, ids_of(items, "code"))))))
         batch.rows[self.name] = {row.external_id: row for row in rows if row.external_id}
         batch.state[self.name] = {"by_code": {(row.contract_id, row.code): row for row in rows}, "seen": {}}
 
     def owner(self, values, batch):
         """The object that holds the item's code in its contract, if the contract exists already."""
-        contract = _contract_of(batch, values.get("contract_external_id"))
+        contract = contract_of(batch, values.get("contract_external_id"))
         if contract is None or contract.id is None:
             return None
         return batch.state[self.name]["by_code"].get((contract.id, values.get("code")))
@@ -377,7 +375,7 @@ class Objects(Kind):
 
     def apply(self, item, batch) -> None:
         values = item.values
-        fields = {"contract": _contract_of(batch, values["contract_external_id"]), "code": values["code"],
+        fields = {"contract": contract_of(batch, values["contract_external_id"]), "code": values["code"],
                   "name": values["name"], "address": values["address"]}
         self.upsert(self.name, EnergyObject, values["external_id"], fields, batch, row=self.target(values, batch))
 
@@ -416,17 +414,17 @@ class Meters(Kind):
         Day("next_verification_date", description=_l("Date of the next verification.")),
         Flag("interval_metering", description=_l("Hourly (interval) metering: 1 or 0."), example=False),
         RegisterList("registers", default=((Direction.IMPORT.value, TariffZone.ALL_DAY.value),),
-                     zones=_values(TariffZone), directions=_values(Direction),
+                     zones=enum_values(TariffZone), directions=enum_values(Direction),
                      description=_l("Registers as direction:zone, comma-separated; empty: A+:all_day."),
                      example=(("A+", "day"), ("A+", "night"))),
     )
 
     def load(self, items, batch) -> None:
-        rows = db.session.scalars(select(Meter).where(_in(Meter.external_id, _ids(items)))
+        rows = db.session.scalars(select(Meter).where(_in(Meter.external_id, ids_of(items)))
                                   .options(selectinload(Meter.registers)))
         batch.rows[self.name] = {row.external_id: row for row in rows}
-        _load_refs(batch, "objects", EnergyObject, _ids(items, "object_external_id"))
-        _load_refs(batch, "metering_points", MeteringPoint, {self._point_id(item) for item in items} - {None})
+        load_refs(batch, "objects", EnergyObject, ids_of(items, "object_external_id"))
+        load_refs(batch, "metering_points", MeteringPoint, {self._point_id(item) for item in items} - {None})
         batch.state[self.name] = {"points": {}, "applied": set()}
 
     @staticmethod
@@ -485,123 +483,4 @@ class Meters(Kind):
         return {f.name: f.dump(result[f.name]) for f in self.fields}
 
 
-class Documents(Kind):
-    name, label, model = "documents", _l("Billing documents"), BillingDocument
-    fields = (
-        EXTERNAL_ID,
-        reference("contract_external_id", _l("External id of the contract.")),
-        Choice("doc_type", required=True, values=_values(DocumentType), description=_l("Document type."),
-               example="invoice"),
-        Text("number", required=True, max_length=64, description=_l("Document number."), example="СФ-000123"),
-        Day("doc_date", required=True, description=_l("Document date."), example=date(2026, 1, 31)),
-        Month("period", description=_l("Billing period (month)."), example=date(2026, 1, 1)),
-        Choice("sale_kind", default=SaleKind.MAIN.value, values=_values(SaleKind),
-               description=_l("Main sale, advance or penalty."), example="main"),
-        Number("amount", required=True, **MONEY, description=_l("Amount, roubles."), example=Decimal("1116218.00")),
-        Number("amount_due", required=True, **MONEY, description=_l("Amount still unpaid, roubles."),
-               example=Decimal("1116218.00")),
-        Day("due_date", description=_l("Payment due date."), example=date(2026, 2, 18)),
-        Pdf("pdf", description=_l("The document's PDF in base64 (optional; or PUT …/documents/<external_id>/pdf).")),
-    )
-    columns = ("doc_type", "number", "doc_date", "period", "sale_kind", "amount", "amount_due", "due_date")
-
-    def load(self, items, batch) -> None:
-        super().load(items, batch)
-        _load_refs(batch, "contracts", Contract, _ids(items, "contract_external_id"))
-
-    def check(self, item, batch) -> None:
-        self.refer(item, batch, "contract_external_id", "contracts", _("contract"))
-
-    def apply(self, item, batch) -> None:
-        values = item.values
-        fields = {column: values[column] for column in self.columns}
-        fields["contract"] = _contract_of(batch, values["contract_external_id"])
-        document = batch.rows[self.name].get(values["external_id"])
-        pdf = values.get("pdf")
-        pdf_changed = document is not None and pdf is not None and store_pdf(document, pdf, batch)
-        document = self.upsert(self.name, BillingDocument, values["external_id"], fields, batch,
-                               also_changed=pdf_changed)
-        if pdf is not None and document.file_key is None:
-            store_pdf(document, pdf, batch)
-
-    def export(self, row) -> dict:
-        result = super().export(row) | {"contract_external_id": row.contract.external_id}
-        result["has_pdf"] = bool(row.file_key)
-        return result
-
-
-def store_pdf(document, data: bytes, batch) -> bool:
-    """Store a document's PDF unless the stored one is the same; True when the file changed."""
-    from crm.storage import StorageError, get_storage
-
-    storage = get_storage()
-    if document.file_key:
-        try:
-            with storage.open(document.file_key) as stored:
-                if stored.read() == data:
-                    return False
-        except StorageError:
-            pass
-        batch.old_files.append(document.file_key)
-    key = storage.put("documents", data, ".pdf")
-    batch.new_files.append(key)
-    document.file_key = key
-    return True
-
-
-class Payments(Kind):
-    name, label, model = "payments", _l("Payments"), Payment
-    fields = (
-        EXTERNAL_ID,
-        reference("contract_external_id", _l("External id of the contract.")),
-        reference("document_external_id", _l("External id of the paid document, if any."), required=False),
-        Text("number", max_length=64, description=_l("Payment order number."), example="000457"),
-        Day("paid_on", required=True, description=_l("Payment date."), example=date(2026, 2, 10)),
-        Number("amount", required=True, **MONEY, description=_l("Amount, roubles."), example=Decimal("979990.44")),
-        Choice("status", default=PaymentStatus.PAID.value, values=_values(PaymentStatus),
-               description=_l("Payment status."), example="paid"),
-        Text("bank", description=_l("Payer's bank."), example="ПАО Сбербанк"),
-        Text("purpose", max_length=500, description=_l("Purpose of payment.")),
-        Choice("channel", default="bank", values=("bank", "portal"), description=_l("How the money came."),
-               example="bank"),
-    )
-    columns = ("number", "paid_on", "amount", "status", "bank", "purpose", "channel")
-
-    def load(self, items, batch) -> None:
-        super().load(items, batch)
-        _load_refs(batch, "contracts", Contract, _ids(items, "contract_external_id"))
-        _load_refs(batch, "documents", BillingDocument, _ids(items, "document_external_id"))
-
-    def check(self, item, batch) -> None:
-        self.refer(item, batch, "contract_external_id", "contracts", _("contract"))
-        self.refer(item, batch, "document_external_id", "documents", _("billing document"))
-        contract_id, document_id = item.values.get("contract_external_id"), item.values.get("document_external_id")
-        if not (contract_id and document_id and batch.known("documents", document_id)):
-            return
-        planned = batch.planned.get("documents", {}).get(document_id)
-        if planned is not None:
-            same = planned.values.get("contract_external_id") == contract_id
-        else:
-            contract = _contract_of(batch, contract_id)
-            same = contract is not None and batch.rows["documents"][document_id].contract_id == contract.id
-        if not same:
-            batch.problem(self.name, item, "document_external_id",
-                          _("The document belongs to another contract."))
-
-    def apply(self, item, batch) -> None:
-        values = item.values
-        fields = {column: values[column] for column in self.columns}
-        fields["contract"] = _contract_of(batch, values["contract_external_id"])
-        document_id = values.get("document_external_id")
-        fields["document"] = batch.rows["documents"][document_id] if document_id else None
-        self.upsert(self.name, Payment, values["external_id"], fields, batch)
-
-    def export(self, row) -> dict:
-        return super().export(row) | {"contract_external_id": row.contract.external_id,
-                                      "document_external_id": row.document.external_id if row.document else None}
-
-
-TARIFFS, CONTRACTS, OBJECTS, METERS, DOCUMENTS, PAYMENTS = (Tariffs(), Contracts(), Objects(), Meters(), Documents(),
-                                                            Payments())
-#: in dependency order: a record may refer to one of an earlier kind in the same batch
-KINDS = (TARIFFS, CONTRACTS, OBJECTS, METERS, DOCUMENTS, PAYMENTS)
+TARIFFS, CONTRACTS, OBJECTS, METERS = Tariffs(), Contracts(), Objects(), Meters()
