@@ -38,7 +38,7 @@ from crm.models import (
 from crm.services import ServiceError, audit
 
 #: the queue shows at most this many readings (and acts); a narrower filter shows the rest
-MAX_QUEUE_ROWS = 2000
+MAX_QUEUE_ROWS = 1000
 MAX_REASON = 500
 ACCEPT, REJECT = "accept", "reject"
 DECISIONS = (ACCEPT, REJECT)

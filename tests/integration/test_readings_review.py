@@ -322,3 +322,10 @@ def test_a_primary_act_downloads_as_xlsx_and_an_unknown_one_is_404(app, site, ac
     workbook = load_workbook(io.BytesIO(response.data))
     assert workbook.sheet_names
     assert client.get("/admin/readings/review/acts/999999/xlsx").status_code == 404
+
+
+def test_the_queue_speaks_english_when_the_staff_member_switches_language(app):
+    client = _staff(app, "Curator")
+    client.get("/lang/en")
+    html = client.get("/admin/readings/review/").get_data(as_text=True)
+    assert "Readings review" in html and "No readings match the filter." in html
