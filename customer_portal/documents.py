@@ -12,6 +12,7 @@ from flask_login import current_user
 
 from crm import clock
 from crm.access import Capability
+from crm.formatting import format_period
 from crm.services import documents as service
 from customer_portal import bp, contract_route
 from customer_portal.settlements import pay_links_available
@@ -31,14 +32,22 @@ def documents(grant, contract_id: int):
     except service.DocumentsFilterError as exc:
         errors = exc.errors
         chosen = service.default_filter(today)
-    page = service.documents_history(contract_id, chosen)
+    page = service.documents_history(contract_id, chosen, service.parse_page(args.get("page")))
     form = {"doc_type": chosen.doc_type or service.ALL_TYPES, "date_from": chosen.date_from.isoformat(),
             "date_to": chosen.date_to.isoformat()}
     if errors:
         form.update({key: values[key].strip()[:32] for key in ("date_from", "date_to") if values[key].strip()})
+    # Per-page values computed once, not per row: labels, period names, links.
+    labels = {doc_type: service.type_label(doc_type) for doc_type in service.TYPES}
+    periods = {doc.period: format_period(doc.period) for doc in page.rows if doc.period}
+    pager_args = {"doc_type": form["doc_type"], "date_from": chosen.date_from.isoformat(),
+                  "date_to": chosen.date_to.isoformat()}
+    pager = {number: url_for("portal.documents", contract_id=contract_id, page=number, **pager_args)
+             for number in (page.page - 1, page.page + 1) if 1 <= number <= page.pages}
     return render_template(
         "portal/documents.html", grant=grant, contract=grant.contract, page=page, chosen=chosen, form=form,
-        errors=errors, types=service.TYPES, type_label=service.type_label, pay_links=pay_links_available(),
+        errors=errors, types=service.TYPES, labels=labels, periods=periods, pager=pager,
+        docs_base=url_for("portal.documents", contract_id=contract_id), pay_links=pay_links_available(),
         can_pay=grant.can(Capability.PAY), user_email=current_user.email,
         email_confirmed=bool(current_user.email and current_user.email_confirmed_at),
     ), (400 if errors else 200)

@@ -8,6 +8,7 @@ status 400.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from flask import current_app, make_response, render_template, request, url_for
@@ -15,7 +16,7 @@ from flask_babel import gettext as _
 
 from crm import clock
 from crm.access import Capability
-from crm.formatting import format_period
+from crm.formatting import format_day, format_period
 from crm.services import documents as documents_service
 from crm.services import reconciliation as acts
 from crm.services import settlements as service
@@ -43,6 +44,25 @@ def _date_arg(name: str, fallback: date, errors: dict[str, str]) -> date:
                          first=MIN_DATE.strftime("%d.%m.%Y"), last=MAX_DATE.strftime("%d.%m.%Y"))
         return fallback
     return value
+
+
+@dataclass(frozen=True)
+class BillRow:
+    bill: service.Doc
+    title: str
+    url: str
+    aria: str
+
+
+def bill_rows(contract_id: int, bills: list[service.Doc]) -> list[BillRow]:
+    """Bills with their titles and download links, translated once (not per row)."""
+    title, aria = _("Current-consumption bill of %(day)s"), _("Download the bill of %(day)s")
+    base = url_for("portal.documents", contract_id=contract_id)
+    rows = []
+    for bill in bills:
+        day = {"day": format_day(bill.doc_date)}
+        rows.append(BillRow(bill, title % day, f"{base}/{bill.id}/download", aria % day))
+    return rows
 
 
 def pay_links_available() -> dict[str, bool]:
@@ -81,7 +101,8 @@ def settlements(grant, contract_id: int):
         "portal/settlements.html", grant=grant, contract=contract, debt=debt, day=day, today=today, errors=errors,
         form={"on": (request.args.get("on") or "").strip()[:32] if errors else day.isoformat()},
         receivables=receivables, unpaid_total=service.unpaid_total(receivables), terms=terms,
-        describe_term=service.describe_term, tariffs=service.tariffs(contract), bills=bills, bills_from=bills_from,
+        describe_term=service.describe_term, tariffs=service.tariffs(contract), bills=bill_rows(contract.id, bills),
+        bills_from=bills_from,
         chart=chart_data(totals), chart_totals=totals, pay_links=pay_links_available(),
         can_pay=grant.can(Capability.PAY), label_doc=documents_service.document_title,
     ), (400 if errors else 200)
@@ -112,8 +133,9 @@ def reconciliation_act(grant, contract_id: int):
         form.update({k: (request.args.get(k) or "").strip()[:32] for k in errors})
     args = {"date_from": start.isoformat(), "date_to": end.isoformat()}
     return render_template(
-        "portal/reconciliation.html", grant=grant, contract=grant.contract, act=act, bills=bills, errors=errors,
-        form=form, row_title=acts.row_title, side_label=acts.side_label,
+        "portal/reconciliation.html", grant=grant, contract=grant.contract, act=act,
+        bills=bill_rows(contract_id, bills), errors=errors, form=form, titles=acts.row_titles(act.rows),
+        side_label=acts.side_label,
         pdf_url=url_for("portal.reconciliation_act_pdf", contract_id=contract_id, **args),
         xlsx_url=url_for("portal.reconciliation_act_xlsx", contract_id=contract_id, **args),
     ), (400 if errors else 200)

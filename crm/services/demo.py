@@ -39,7 +39,7 @@ from crm.models import (
     Tariff,
 )
 from crm.services import demo_data as data
-from crm.services import demo_desk
+from crm.services import demo_desk, demo_seed003
 from crm.services.demo_billing import (
     RegisterPlan,
     add_months,
@@ -97,6 +97,7 @@ def seed_demo(only_if_empty: bool = False) -> bool:
         builder = DemoBuilder()
         builder.build()
         demo_desk.seed_desk(builder)
+        demo_seed003.seed(builder)  # seed 003's 2016 operations: its reconciliation act (issue 5 item 10)
         db.session.commit()
     except Exception:
         db.session.rollback()

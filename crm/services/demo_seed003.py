@@ -94,8 +94,10 @@ def seed(builder) -> Contract:
     contract = Contract(number=CONTRACT_NUMBER, account_number=ACCOUNT_NUMBER, counterparty=counterparty,
                         branch=branch, kind="electricity", status="active", signed_on=date(2015, 12, 15),
                         starts_on=OPENING_ON, price_category="I", opening_balance=D("0.00"),
-                        opening_balance_on=OPENING_ON, external_id="demo-contract-seed003")
+                        opening_balance_on=OPENING_ON, external_id="demo-contract-seed003",
+                        tariff=builder.current_tariff.get("EL-NN"))
     contract.emails = [ContractEmail(email="buh@technostyle.example")]
+    contract.curators = builder.curators[:1]
     db.session.add(contract)
     add_operations(contract)
     granted_at = datetime.combine(builder.today.replace(day=1), time(10), UTC)

@@ -47,7 +47,8 @@ TYPE_LABELS = {
     "penalty_claim": _l("Penalty claim"),
     "corrective_invoice": _l("Corrective invoice"),
 }
-MAX_ROWS = 500
+#: documents per page of the history
+PAGE_SIZE = 50
 PDF = "application/pdf"
 
 
@@ -77,12 +78,19 @@ class DocumentsFilter:
 
 @dataclass(frozen=True)
 class DocumentsPage:
+    """One page of the history (newest first), the number of the page and how many documents match."""
+
     rows: list[BillingDocument]
     count: int
+    page: int = 1
 
     @property
-    def truncated(self) -> bool:
-        return self.count > len(self.rows)
+    def pages(self) -> int:
+        return max(1, -(-self.count // PAGE_SIZE))
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * PAGE_SIZE + 1
 
 
 def default_filter(today: date | None = None) -> DocumentsFilter:
@@ -126,17 +134,25 @@ def parse_filter(raw_type: str | None, raw_from: str | None, raw_to: str | None,
     return DocumentsFilter(None if doc_type == ALL_TYPES else doc_type, bounds["date_from"], bounds["date_to"])
 
 
-def documents_history(contract_id: int, chosen: DocumentsFilter) -> DocumentsPage:
-    """The contract's documents of the chosen type and period, newest first (two statements)."""
+def parse_page(raw: str | None) -> int:
+    """The page number from the query string; anything that is not a positive number is the first page."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+def documents_history(contract_id: int, chosen: DocumentsFilter, page: int = 1) -> DocumentsPage:
+    """One page of the contract's documents of the chosen type and period, newest first (two statements);
+    a page past the end shows the last one."""
     conditions = [BillingDocument.contract_id == contract_id, BillingDocument.doc_date >= chosen.date_from,
                   BillingDocument.doc_date <= chosen.date_to]
     if chosen.doc_type:
         conditions.append(BillingDocument.doc_type == chosen.doc_type)
+    count = int(db.session.scalar(select(func.count(BillingDocument.id)).where(*conditions)) or 0)
+    page = min(max(page, 1), max(1, -(-count // PAGE_SIZE)))
     rows = list(db.session.scalars(select(BillingDocument).where(*conditions)
                                    .order_by(BillingDocument.doc_date.desc(), BillingDocument.id.desc())
-                                   .limit(MAX_ROWS)))
-    count = db.session.scalar(select(func.count(BillingDocument.id)).where(*conditions))
-    return DocumentsPage(rows=rows, count=int(count or 0))
+                                   .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE))) if count else []
+    return DocumentsPage(rows=rows, count=count, page=page)
 
 
 def get_document(contract_id: int, document_id: int) -> BillingDocument | None:

@@ -127,14 +127,23 @@ def current_quarter(today: date | None = None) -> tuple[date, date]:
     return start, date.fromordinal(next_start.toordinal() - 1)
 
 
+def _title_formats() -> dict[str, str]:
+    # translated once per call, filled per row (a long act has hundreds of rows)
+    return {"payment": _("Payment received on %(day)s"),
+            DocumentType.CORRECTIVE_INVOICE.value: _("Corrective invoice of %(day)s"),
+            DocumentType.INVOICE.value: _("Invoice of %(day)s")}
+
+
+def row_titles(rows: list[ActRow]) -> list[str]:
+    """`Счёт-фактура от 24.05.2016` / `Поступление платежа от 25.05.2016` (the seed's wording), per row."""
+    formats = _title_formats()
+    return [formats.get(row.kind, formats[DocumentType.INVOICE.value]) % {"day": format_day(row.day)}
+            for row in rows]
+
+
 def row_title(row: ActRow) -> str:
-    """`Счёт-фактура от 24.05.2016` / `Поступление платежа от 25.05.2016` (the seed's wording)."""
-    day = format_day(row.day)
-    if row.kind == "payment":
-        return _("Payment received on %(day)s", day=day)
-    if row.kind == DocumentType.CORRECTIVE_INVOICE.value:
-        return _("Corrective invoice of %(day)s", day=day)
-    return _("Invoice of %(day)s", day=day)
+    """The title of one row (see `row_titles`)."""
+    return row_titles([row])[0]
 
 
 def side_label(side: str) -> str:
@@ -150,7 +159,7 @@ def act_filename(act: ReconciliationAct, suffix: str) -> str:
 
 def render_act_html(act: ReconciliationAct) -> str:
     """The printable act (the same template the PDF is made of)."""
-    return render_template("portal/print/reconciliation_act.html", act=act, row_title=row_title,
+    return render_template("portal/print/reconciliation_act.html", act=act, titles=row_titles(act.rows),
                            side_label=side_label, generated_on=clock.today())
 
 
@@ -185,10 +194,10 @@ def act_xlsx(act: ReconciliationAct) -> bytes:
     row = 5
     sheet.write(row, 1, _("Balance on %(day)s", day=format_day(act.start)), bold)
     _write_balance(sheet, row, act.opening, money_bold)
-    for item in act.rows:
+    for item, item_title in zip(act.rows, row_titles(act.rows), strict=True):
         row += 1
         sheet.write_datetime(row, 0, _as_datetime(item.day), day)
-        sheet.write(row, 1, row_title(item))
+        sheet.write(row, 1, item_title)
         sheet.write(row, 2, item.number or "")
         sheet.write_number(row, 3 if item.side == DEBIT else 4, float(item.amount), money)
     row += 1

@@ -37,8 +37,12 @@ def demo(db):
 
 
 def _access(db, login: str) -> list[ContractAccess]:
+    """The user's roles, leaving out seed 003's 2016 demo contract (tests/integration/test_settlements.py)."""
+    from crm.services.demo_seed003 import CONTRACT_NUMBER
+
     user = db.session.scalar(select(CrmUser).where(CrmUser.username == login))
-    return list(db.session.scalars(select(ContractAccess).where(ContractAccess.user_id == user.id)))
+    return [access for access in db.session.scalars(select(ContractAccess).where(ContractAccess.user_id == user.id))
+            if access.contract.number != CONTRACT_NUMBER]
 
 
 def _shared_contract(db) -> Contract:

@@ -214,3 +214,25 @@ def test_the_worker_sends_the_document_with_the_pdf_attached_when_redis_and_smtp
     assert "Счёт-фактура № СФ-77 от 28.02.2026" in text and "118 000,00" in text
     wait_until(lambda: db.session.scalar(select(EmailOutbox.status)) == "sent" or db.session.rollback(),
                message="the outbox row to be marked sent")
+
+
+def test_history_is_paged_by_fifty_when_there_are_more_documents(setup, db, query_counter):
+    for n in range(120):
+        db.session.add(BillingDocument(contract=setup["contract"], doc_type="bill", number=f"Б-{n:03d}",
+                                       doc_date=date(2025, 6, 1), period=date(2025, 6, 1), amount=D("1.00"),
+                                       amount_due=D("0.00")))
+    db.session.commit()
+    client = setup["client"]
+    url = f"/portal/contracts/{setup['id']}/documents?doc_type=bill&date_from=2025-01-01&date_to=2026-03-31"
+    client.get(url)
+    with query_counter() as first:
+        page_one = _plain(client.get(url).get_data(as_text=True))
+    assert "121 документ · страница 1 из 3" in page_one and len(_numbers(page_one)) == 50
+    assert _numbers(page_one)[0] == "С-0201"
+    with query_counter() as last:
+        page_three = _plain(client.get(url + "&page=3").get_data(as_text=True))
+    assert _numbers(page_three) == [f"Б-{n:03d}" for n in range(20, -1, -1)]
+    assert first.count == last.count
+    # a page past the end shows the last one; a bad page number the first
+    assert _numbers(_plain(client.get(url + "&page=99").get_data(as_text=True))) == _numbers(page_three)
+    assert _numbers(_plain(client.get(url + "&page=x").get_data(as_text=True)))[0] == "С-0201"

@@ -223,3 +223,29 @@ def test_pages_render_in_english_when_the_language_is_english(seed003):
     assert "Balance on 01.05.2016 608,822.79" in page and "in the customer's favour (overpayment)" in page
     page = _plain(client.get(f"/portal/contracts/{seed003['id']}/settlements").get_data(as_text=True))
     assert "Overpayment on 28.06.2016 74,644.26 ₽" in page
+
+
+def test_demo_accountant_and_director_open_the_seeds_act_when_the_demo_is_loaded(app, db):
+    from sqlalchemy import select
+
+    from crm.models import Contract
+    from crm.services import demo_data
+    from crm.services.demo import seed_demo
+    from crm.services.demo_seed003 import CONTRACT_NUMBER
+
+    assert seed_demo() is True
+    contract_id = db.session.scalar(select(Contract.id).where(Contract.number == CONTRACT_NUMBER))
+    for login in ("accountant@demo.example", "director@demo.example"):
+        client = app.test_client()
+        assert f.login(client, login, demo_data.CUSTOMER_PASSWORD).status_code == 302
+        response = client.get(f"/portal/contracts/{contract_id}/reconciliation?{ACT}")
+        assert response.status_code == 200, login
+        page = _plain(response.get_data(as_text=True))
+        assert "Сальдо на 01.05.2016 608 822,79" in page
+        assert "Итого оборотов 284 159,85 1 404 989,65" in page
+        assert "Сальдо на 01.08.2016 512 007,01 в пользу потребителя (переплата)" in page
+        debt = _plain(client.get(f"/portal/contracts/{contract_id}/settlements?on=2016-06-28").get_data(as_text=True))
+        assert "Переплата на 28.06.2016 74 644,26 ₽" in debt and "Рекомендуемый платёж на 28.06.2016 0,00 ₽" in debt
+    client = app.test_client()
+    f.login(client, "engineer@demo.example", demo_data.CUSTOMER_PASSWORD)
+    assert client.get(f"/portal/contracts/{contract_id}/reconciliation").status_code == 404
