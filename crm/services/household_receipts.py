@@ -40,6 +40,7 @@ class ReceiptLine:
     """One register on the receipt: previous and current reading, consumption, rate, amount."""
 
     meter_label: str
+    fraction_digits: int
     register: Register
     reading: Reading
     rate: Decimal | None
@@ -86,7 +87,7 @@ def filled_receipt(user, house_id: int, amount: Decimal | None = None, today: da
         contract, {register: reading.consumption for _info, register, reading in readings
                    if reading.consumption is not None}, today)
     by_register = {line.register.id: line for line in charge.lines}
-    lines = [ReceiptLine(info.label, register, reading,
+    lines = [ReceiptLine(info.label, info.meter.digits_fraction, register, reading,
                          by_register[register.id].rate if register.id in by_register else None,
                          by_register[register.id].amount if register.id in by_register else None)
              for info, register, reading in readings]
