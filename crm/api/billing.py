@@ -47,8 +47,10 @@ def _ma_field(spec: bf.Field):
     if isinstance(spec, bf.Text):
         return fields.String(validate=Length(max=spec.max_length), **options)
     if isinstance(spec, bf.Number):
+        # Answers give decimal strings (exact); requests may send a JSON number or such a string.
         metadata["description"] += " " + _("A decimal: a JSON number or a string like \"1234.56\".")
-        return fields.Decimal(places=spec.places, as_string=True, **options)
+        metadata["format"] = "decimal"
+        return fields.String(**options)
     if isinstance(spec, bf.Integer):
         return fields.Integer(validate=Range(spec.minimum, spec.maximum), **options)
     if isinstance(spec, bf.Day):

@@ -166,7 +166,7 @@ def _parse(kind, items: list[Item], batch: Batch) -> None:
             batch.problem(kind.name, item, None, _("Expected an object with the record's fields."))
             continue
         for name in item.raw:
-            if name not in fields:
+            if name not in fields and name not in kind.read_only:
                 batch.problem(kind.name, item, name, _("Unknown field."))
         for spec in kind.fields:
             try:

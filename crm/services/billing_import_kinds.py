@@ -91,6 +91,8 @@ class Kind:
     label: Any
     model: type
     fields: tuple[Field, ...]
+    #: keys a read answers with that an upsert ignores (so a record read back can be sent again)
+    read_only: tuple[str, ...] = ()
 
     def find(self, external_id: str):
         """The row with this external id, or None."""

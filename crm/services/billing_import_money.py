@@ -18,6 +18,7 @@ from crm.services.billing_import_kinds import MONEY, Kind, contract_of, enum_val
 
 class Documents(Kind):
     name, label, model = "documents", _l("Billing documents"), BillingDocument
+    read_only = ("has_pdf",)
     fields = (
         EXTERNAL_ID,
         reference("contract_external_id", _l("External id of the contract.")),

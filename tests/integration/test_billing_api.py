@@ -102,6 +102,19 @@ def test_changed_field_is_updated_and_read_back_by_external_id(client, db, token
     assert record.json["signed_on"] == "2025-12-20"
 
 
+def test_record_read_back_and_sent_again_changes_nothing(client, db, token):
+    put(client, "/api/v1/contracts/", [CONTRACT], token)
+    put(client, "/api/v1/documents/", [{**DOCUMENT, "pdf": base64.b64encode(PDF).decode()}], token)
+    for path, external_id in (("contracts", "C-1"), ("documents", "D-1")):
+        record = client.get(f"/api/v1/{path}/{external_id}", headers=token).json
+
+        again = put(client, f"/api/v1/{path}/", [record], token)
+
+        assert again.status_code == 200, again.json
+        assert (again.json["created"], again.json["updated"], again.json["unchanged"]) == (0, 0, 1)
+    assert db.session.scalar(select(BillingDocument.file_key)) is not None
+
+
 def test_meter_reads_back_with_its_point_and_registers(client, db, token):
     put(client, "/api/v1/contracts/", [CONTRACT], token)
     put(client, "/api/v1/objects/", [OBJECT], token)
@@ -267,6 +280,7 @@ def test_openapi_document_lists_every_billing_path_with_request_and_response_sch
     assert {"external_id", "object_external_id", "serial"} <= set(meters["required"])
     assert meters["properties"]["registers"]["type"] == "array"
     assert schemas["BillingDocumentsItem"]["properties"]["doc_type"]["enum"][0] == "invoice"
+    assert schemas["BillingPaymentsItem"]["properties"]["amount"]["format"] == "decimal"
     assert "errors" in schemas["BillingImportErrorSchema"]["properties"]
 
 
