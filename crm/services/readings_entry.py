@@ -36,7 +36,7 @@ from decimal import Decimal
 from typing import NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.orm import selectinload
 
 from crm import clock
@@ -401,13 +401,16 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
     recent = _recent_consumption(all_register_ids, period)
 
     planned: list[tuple[Register, Decimal, Decimal | None, Decimal | None, bool]] = []
+    # Looked up per meter in dicts, not by scanning every entry per meter: a 10 000-row file stays linear.
+    hit_of_meter = {hit[1].id: hit for hit in found.values()}
     for meter_id in meter_ids:
         meter = meters[meter_id]
-        some = next(hit for hit in found.values() if hit[1].id == meter_id)
+        some = hit_of_meter[meter_id]
         point, energy_object = some[2], some[3]
         open_registers = [register.id for register in meter.registers
                           if not (current.get(register.id) and current[register.id].status == ReadingStatus.ACCEPTED)]
-        for missing_id in rules.missing_registers(open_registers, [rid for rid in given if rid in found]):
+        given_here = [register.id for register in meter.registers if register.id in given and register.id in found]
+        for missing_id in rules.missing_registers(open_registers, given_here):
             problems.append(Problem(missing_id, _("Enter this register's reading too: every register of meter "
                                                   "№ %(serial)s is submitted together, or nothing is saved.",
                                                   serial=meter.serial)))
@@ -455,18 +458,31 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
 
     now = clock.now()
     saved: list[SavedReading] = []
+    new_rows: list[dict] = []
+    new_of: list[tuple[Register, Decimal | None]] = []
     for register, value, previous_value, used, rolled in planned:
         reading = current.get(register.id)
-        replaced = reading is not None
         if reading is None:
-            reading = Reading(register_id=register.id, period=period)
-            db.session.add(reading)
+            # New readings are inserted in bulk below (one multi-row statement per batch where the
+            # database allows): a 10 000-row file is not 10 000 unit-of-work inserts.
+            new_rows.append(dict(register_id=register.id, period=period, value=value, previous_value=previous_value,
+                                 consumption=used, rollover=rolled, source=str(source),
+                                 status=ReadingStatus.SUBMITTED.value, submitted_by_id=getattr(user, "id", None),
+                                 submitted_at=now))
+            new_of.append((register, used))
+            continue
         reading.value, reading.previous_value, reading.consumption, reading.rollover = (
             value, previous_value, used, rolled)
         reading.source, reading.status, reading.reject_reason = str(source), ReadingStatus.SUBMITTED.value, None
         reading.submitted_by_id, reading.submitted_at = getattr(user, "id", None), now
         reading.reviewed_by_id = reading.reviewed_at = None
-        saved.append(SavedReading(register, reading, used, replaced))
+        saved.append(SavedReading(register, reading, used, True))
+    if new_rows:
+        # A plain executemany (no RETURNING: SQLite would fall back to a statement per row for it); the
+        # result lists each new reading as a transient copy of its values (no id).
+        db.session.execute(insert(Reading), new_rows)
+        saved.extend(SavedReading(register, Reading(**row), used, False)
+                     for (register, used), row in zip(new_of, new_rows, strict=True))
     audit.record("readings.submitted", actor=user, subject_type="contract", subject_id=contract.id,
                  counterparty_id=contract.counterparty_id,
                  detail={"period": period.isoformat(), "source": str(source),

@@ -1,6 +1,7 @@
 """Energy objects, metering points, meters with their registers, and readings windows."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
@@ -119,3 +120,27 @@ class ReadingsWindowView(CrmModelView):
     base_order = ("period", "desc")
     formatters_columns = {"period": period, "opens_on": day, "closes_on": day}
     validators_columns = {"period": [first_of_month_check], "closes_on": [not_before("opens_on")]}
+
+    # One window per period and branch, and one general window (no branch) per period: the database's
+    # unique constraint cannot see two NULL branches as equal, so the view checks (issue 4, readings windows).
+    def pre_add(self, item):
+        self._check_unique(item)
+
+    def pre_update(self, item):
+        self._check_unique(item)
+
+    def _check_unique(self, item):
+        from sqlalchemy import select
+
+        from crm.extensions import db
+
+        branch_id = item.branch.id if item.branch is not None else None
+        query = select(ReadingsWindow.id).where(ReadingsWindow.period == item.period)
+        query = query.where(ReadingsWindow.branch_id.is_(None) if branch_id is None
+                            else ReadingsWindow.branch_id == branch_id)
+        if item.id is not None:
+            query = query.where(ReadingsWindow.id != item.id)
+        with db.session.no_autoflush:
+            taken = db.session.scalar(query.limit(1))
+        if taken is not None:
+            raise ValueError(_("A readings window for this period and branch already exists: edit that one."))

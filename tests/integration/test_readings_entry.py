@@ -551,3 +551,36 @@ def test_points_and_meters_are_not_loaded_per_meter_when_posting(app, site, quer
     assert counter.count <= 20, counter.statements
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(MeteringPoint)) == 5
+
+
+# --- the back office: readings windows -------------------------------------------------------------------------
+
+def _curator_client(app):
+    with data(app):
+        f.user("windows@energo.example", username="windows-curator", roles=("Curator",))
+    client = app.test_client()
+    assert f.staff_login(client, "windows-curator").status_code == 302
+    return client
+
+
+def _window_count(app) -> int:
+    return _count(app, ReadingsWindow)
+
+
+def test_back_office_refuses_a_window_that_closes_before_it_opens_or_repeats_a_period(app, site):
+    client = _curator_client(app)
+    before = _window_count(app)
+    form = {"period": "2024-07-01", "opens_on": "2024-07-10", "closes_on": "2024-07-05", "note": ""}
+    response = client.post("/admin/readings-windows/add", data=form)
+    assert response.status_code == 200 and _window_count(app) == before
+    form["closes_on"] = "2024-07-25"
+    response = client.post("/admin/readings-windows/add", data={**form, "period": "2024-06-01"},
+                           follow_redirects=True)
+    assert "Сроки приёма показаний за этот период и филиал уже заданы: измените существующие." in \
+        html_lib.unescape(response.get_data(as_text=True))
+    assert _window_count(app) == before                       # a second general window for June
+    assert client.post("/admin/readings-windows/add", data={**form, "branch": str(site.branch),
+                                                            "period": "2024-06-01"}).status_code == 302
+    assert _window_count(app) == before + 1                   # the branch's own June window is fine
+    listing = html_lib.unescape(client.get("/admin/readings-windows/list/").get_data(as_text=True))
+    assert "Филиал (пусто — все филиалы)" in listing                # the general window shows no branch
