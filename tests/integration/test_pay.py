@@ -5,7 +5,7 @@ receipt over the real SMTP sink; saved cards."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -276,7 +276,7 @@ def test_signed_callback_is_refused_when_amount_differs_from_the_intent(app, sho
 def test_stale_callback_is_refused_when_older_than_the_allowed_age(app, shop):
     intent = new_intent(shop)
     payload, signature = bank_callback(intent)
-    clock.set_now(clock.now().replace(microsecond=0) + __import__("datetime").timedelta(minutes=6))
+    clock.set_now(clock.now().replace(microsecond=0) + timedelta(minutes=6))
     assert callback(signed_in(app), payload, signature).status_code == 400
     assert fresh(PaymentIntent, intent.id).status == "pending" and count(Payment) == 0
 
@@ -355,3 +355,18 @@ def test_return_page_of_another_users_payment_is_404(app, shop):
     assert own.get(f"/portal/payments/intents/{intent.id}.json").get_json()["status"] == "pending"
     page = own.get(f"/portal/payments/intents/{intent.id}").get_data(as_text=True)
     assert 'http-equiv="refresh"' in page and "В процессе" in page
+
+
+def test_payment_form_issues_the_same_number_of_statements_whatever_the_documents(app, shop, db, query_counter):
+    client = signed_in(app)
+    url = f"/portal/contracts/{shop['contract'].id}/pay"
+    client.get(url)
+    with query_counter() as few:
+        assert client.get(url).status_code == 200
+    for n in range(20):
+        document(shop["contract"], f"MORE-{n}", "1.00", date(2026, 4, 1) + timedelta(days=n))
+    db.session.commit()
+    with query_counter() as many:
+        page = client.get(url).get_data(as_text=True)
+    assert page.count('name="documents"') == 23
+    assert many.count == few.count <= 12, many.statements
