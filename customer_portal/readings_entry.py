@@ -68,41 +68,60 @@ class LineView:
     """What the page prints for one register, formatted once in Python (the template only places it)."""
 
     label: str
+    field_label: str                  # the input's label: "Current reading, register A+ · Day, meter No. …"
     unit: str
     previous: str | None
-    previous_period: str | None
+    previous_period: str | None       # "for May 2024"
     current: str | None
     consumption: str | None
 
 
-def present(sheet, contract) -> dict[int, LineView]:
-    """Per register id: its label, unit and formatted values (labels and months formatted once each)."""
+@dataclass
+class MeterView:
+    caption: str
+    ratio: str
+    losses: str | None
+
+
+def present(sheet, contract) -> tuple[dict[int, MeterView], dict[int, LineView]]:
+    """Per meter and per register id: labels and formatted values. Each message is translated once and
+    filled in Python (`_()` without arguments gives the pattern), each month and register label made once."""
     numbers = Numbers()
+    field_pattern = _("Current reading, register %(register)s, meter No. %(serial)s")
+    for_pattern = _("for %(period)s")
+    caption_pattern = _("Readings of meter No. %(serial)s for %(period)s")
+    period_text = format_month_year(sheet.period)
     labels: dict[tuple[str, str], str] = {}
     months: dict[date, str] = {}
     units: dict[str, str] = {}
-    views: dict[int, LineView] = {}
+    meters: dict[int, MeterView] = {}
+    lines: dict[int, LineView] = {}
     for obj in sheet.objects:
         for meter_sheet in obj.meters:
-            digits = meter_sheet.meter.digits_fraction
+            meter, point = meter_sheet.meter, meter_sheet.metering_point
+            digits, serial = meter.digits_fraction, meter.serial
+            meters[meter.id] = MeterView(
+                caption=caption_pattern % {"serial": serial, "period": period_text},
+                ratio=numbers.number(point.transformation_ratio),
+                losses=numbers.number(point.losses_percent, 3) if point.losses_percent else None)
             for line in meter_sheet.lines:
                 register = line.register
                 key = (register.zone, register.direction)
                 if key not in labels:
                     labels[key] = register_label(register)
                     units[register.direction] = register_unit(contract, register)
-                previous = line.previous
+                previous, current = line.previous, line.current
                 if previous is not None and previous.period not in months:
-                    months[previous.period] = format_month_year(previous.period)
-                current = line.current
-                views[register.id] = LineView(
-                    label=labels[key], unit=units[register.direction],
+                    months[previous.period] = for_pattern % {"period": format_month_year(previous.period)}
+                lines[register.id] = LineView(
+                    label=labels[key], field_label=field_pattern % {"register": labels[key], "serial": serial},
+                    unit=units[register.direction],
                     previous=numbers.reading(previous.value, digits) if previous is not None else None,
                     previous_period=months[previous.period] if previous is not None else None,
                     current=numbers.reading(current.value, digits) if current is not None else None,
                     consumption=(numbers.number(current.consumption) if current is not None
                                  and current.consumption is not None else None))
-    return views
+    return meters, lines
 
 
 def _ids(values: list[str]) -> set[int]:
@@ -170,7 +189,7 @@ def readings_entry(grant, contract_id: int):
                            confirmed_rollover=confirmed_rollover, confirmed_jump=confirmed_jump,
                            statuses=entry_service.ENTRY_STATUSES, register_label=register_label,
                            reading_value=reading_value, register_unit=register_unit, month_year=format_month_year,
-                           views=present(sheet, grant.contract), numbers=Numbers()), status_code
+                           presented=present(sheet, grant.contract)), status_code
 
 
 def _current_user():
