@@ -304,13 +304,13 @@ def test_amount_to_pay_is_exact_to_the_kopeck_when_readings_are_submitted(app, s
     _add(client)
     house_id = _house_id(app, site.owner, site.flat)
     form = client.get(f"/portal/houses/{house_id}/readings")
-    assert form.status_code == 200 and "Предыдущие: 12 000,0 (Апрель 2024)" in _text(form)
+    assert form.status_code == 200 and "Предыдущее показание: 12 000,0 (Апрель 2024)" in _text(form)
     response = client.post(f"/portal/houses/{house_id}/readings",
                            data={f"r{site.day}": "12123,4", f"r{site.night}": "5042.5"})
     assert response.status_code == 302, _text(response)
     assert response.headers["Location"].endswith(f"/portal/houses/{house_id}/readings/result")
     text = _text(client.get(response.headers["Location"]))
-    # 123,4 × 5,89 = 726,826 → 726,83; 42,5 × 3,41 = 144,925 → 144,93 (half up, not half even); the 2023 rate is not used
+    # 123,4 × 5,89 = 726,826 → 726,83; 42,5 × 3,41 = 144,925 → 144,93 (half up, not half even); no 2023 rate
     assert "123,4 кВт·ч × 5,89 ₽ = 726,83 ₽" in text
     assert "42,5 кВт·ч × 3,41 ₽ = 144,93 ₽" in text
     assert "Итого к оплате" in text and "871,76 ₽" in text
