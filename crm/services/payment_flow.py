@@ -83,7 +83,7 @@ def parse_amount(raw) -> Decimal:
     if value != value.quantize(CENT, rounding=ROUND_HALF_UP):
         raise ValueError(_("The amount may have at most two digits after the decimal point."))
     if value > max_amount():
-        raise ValueError(_("The amount may not exceed %(limit)s.", limit=f"{max_amount():,.2f}".replace(",", " ")))
+        raise ValueError(_("The amount may not exceed %(limit)s.", limit=_money(max_amount())))
     return value.quantize(CENT)
 
 

@@ -209,7 +209,7 @@ def test_document_of_another_contract_is_404_when_paid_by_id(app, shop, db):
     ("10.001", "В сумме может быть не больше двух знаков после запятой."),
     ("abc", "Введите сумму числом, например 1500.50."),
     ("", "Введите сумму к оплате."),
-    ("100000000.01", "Сумма не может быть больше 100 000 000.00."),
+    ("100000000.01", "Сумма не может быть больше 100\u00a0000\u00a0000,00\u00a0₽."),
 ])
 def test_prepayment_is_refused_with_a_message_when_amount_is_bad(app, shop, amount, message):
     client = signed_in(app)
@@ -370,3 +370,14 @@ def test_payment_form_issues_the_same_number_of_statements_whatever_the_document
         page = client.get(url).get_data(as_text=True)
     assert page.count('name="documents"') == 23
     assert many.count == few.count <= 12, many.statements
+
+
+def test_pay_form_and_bank_page_are_in_english_when_english_chosen(app, shop):
+    client = signed_in(app)
+    client.get("/portal/lang/en")
+    url = f"/portal/contracts/{shop['contract'].id}/documents/{shop['docs']['INV-1']}/pay"
+    html = client.get(url).get_data(as_text=True)
+    assert "Pay the document" in html and "Proceed to payment" in html and "100.50" in html
+    response = client.post(url, data={"idempotency_key": form_key(html)})
+    bank = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Test bank — no real money" in bank and "Card number" in bank
