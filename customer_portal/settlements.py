@@ -77,7 +77,7 @@ def chart_data(totals: service.MonthlyTotals) -> dict:
             "ticks": [format_period_short(p) for p in totals.periods],
             "series": [{"key": "invoiced", "label": _("Invoiced"), "color": "#0d6efd",
                         "data": [str(v) for v in totals.invoiced]},
-                       {"key": "paid", "label": _("Paid"), "color": "#198754",
+                       {"key": "paid", "label": _("Paid amounts"), "color": "#198754",
                         "data": [str(v) for v in totals.paid]}],
             "currency": "₽"}
 
@@ -93,9 +93,10 @@ def settlements(grant, contract_id: int):
     terms = service.contract_terms(contract.id)
     debt = service.debt_on(contract, day, terms)
     receivables = service.receivables(contract, terms)
-    bills_from = service.add_months(today.replace(day=1), 1 - BILLS_MONTHS)
-    bills = service.current_bills(contract, bills_from, today, terms)
-    current_period = today.replace(day=1)
+    # The bills and the chart follow the chosen day, so a past day shows what was billed around it.
+    bills_from = service.add_months(day.replace(day=1), 1 - BILLS_MONTHS)
+    bills = service.current_bills(contract, bills_from, day, terms)
+    current_period = day.replace(day=1)
     totals = service.monthly_totals(contract, service.add_months(current_period, 1 - CHART_MONTHS), current_period)
     return render_template(
         "portal/settlements.html", grant=grant, contract=contract, debt=debt, day=day, today=today, errors=errors,

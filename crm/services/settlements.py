@@ -184,12 +184,25 @@ def describe_term(term: Term) -> str:
 
 # --- reading documents ------------------------------------------------------------------------
 
-def _doc(row, terms: list[Term]) -> Doc:
+def _doc(row, terms: list[Term], cache: dict | None = None) -> Doc:
+    """A `Doc` of a row; `cache` keeps due dates already worked out for the same type, date and period."""
+    if row.due_date is not None:
+        due = row.due_date
+    else:
+        key = (row.doc_type, row.doc_date, row.period)
+        due = cache.get(key) if cache is not None else None
+        if due is None:
+            due = due_date_for(row.doc_type, row.doc_date, row.period, terms)
+            if cache is not None:
+                cache[key] = due
     return Doc(id=row.id, doc_type=row.doc_type, number=row.number, doc_date=row.doc_date,
                period=month_start(row.period or row.doc_date), sale_kind=row.sale_kind,
-               amount=row.amount, amount_due=row.amount_due,
-               due_date=due_date_for(row.doc_type, row.doc_date, row.period, terms, row.due_date),
-               file_key=row.file_key)
+               amount=row.amount, amount_due=row.amount_due, due_date=due, file_key=row.file_key)
+
+
+def _docs(rows, terms: list[Term]) -> list[Doc]:
+    cache: dict = {}
+    return [_doc(row, terms, cache) for row in rows]
 
 
 _DOC_COLUMNS = (BillingDocument.id, BillingDocument.doc_type, BillingDocument.number, BillingDocument.doc_date,
@@ -205,7 +218,7 @@ def settlement_documents(contract: Contract, until: date, terms: list[Term]) -> 
         conditions.append(BillingDocument.doc_date >= contract.opening_balance_on)
     rows = db.session.execute(select(*_DOC_COLUMNS).where(*conditions)
                               .order_by(BillingDocument.doc_date, BillingDocument.id)).all()
-    return [_doc(row, terms) for row in rows]
+    return _docs(rows, terms)
 
 
 def kopecks(column):
@@ -283,7 +296,7 @@ def receivables(contract: Contract, terms: list[Term] | None = None) -> list[Doc
     rows = db.session.execute(select(*_DOC_COLUMNS).where(
         BillingDocument.contract_id == contract.id, BillingDocument.doc_type.in_(PAYABLE_TYPES),
         BillingDocument.amount_due != 0).order_by(BillingDocument.doc_date, BillingDocument.id)).all()
-    docs = [_doc(row, terms) for row in rows]
+    docs = _docs(rows, terms)
     return sorted(docs, key=lambda doc: (doc.due_date, doc.doc_date, doc.id))
 
 
@@ -294,7 +307,7 @@ def current_bills(contract: Contract, start: date, end: date, terms: list[Term] 
         BillingDocument.contract_id == contract.id, BillingDocument.doc_type == DocumentType.BILL.value,
         BillingDocument.doc_date >= start, BillingDocument.doc_date <= end)
         .order_by(BillingDocument.doc_date, BillingDocument.id)).all()
-    return [_doc(row, terms) for row in rows]
+    return _docs(rows, terms)
 
 
 def tariffs(contract: Contract) -> TariffView:
