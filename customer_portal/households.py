@@ -18,6 +18,7 @@ from flask_login import current_user
 from crm import clock
 from crm.access import Capability
 from crm.models import PaymentKind, ReadingSource
+from crm.services import household_operations as history
 from crm.services import household_receipts as receipts
 from crm.services import households as service
 from crm.services import payment_flow, readings_entry
@@ -186,10 +187,8 @@ def house_readings(house_id: int):
 def house_readings_result(house_id: int):
     """After submission: consumption and the amount to pay by the tariff in force today, with the
     computation, a link to the printable receipt and to the payment wizard [001 §7, fig. 7.2]."""
-    try:
-        house, period, rows = service.latest_submission(current_user, house_id)
-    except service.HouseNotFoundError:
-        abort(404)
+    _grant(_house_or_404(house_id), Capability.SUBMIT_READINGS)
+    house, period, rows = service.latest_submission(current_user, house_id)
     consumption = {register: reading.consumption for _info, register, reading in rows
                    if reading.consumption is not None}
     charge = service.amount_to_pay(house.contract, consumption)
@@ -249,15 +248,15 @@ def house_operations(house_id: int):
     errors: dict[str, str] = {}
     kinds = request.args.getlist("kind")
     try:
-        chosen = service.parse_operations_filter(request.args, kinds)
-    except service.OperationsFilterError as exc:
+        chosen = history.parse_operations_filter(request.args, kinds)
+    except history.OperationsFilterError as exc:
         errors = exc.errors
-        chosen = service.parse_operations_filter({}, [])
-    rows = service.operations(house.contract, chosen)
-    quick = {key: service.quick_period(service.QUICK_MONTHS[key]) for key, _label in QUICK_PERIODS}
+        chosen = history.parse_operations_filter({}, [])
+    rows = history.operations(house.contract, chosen)
+    quick = {key: history.quick_period(history.QUICK_MONTHS[key]) for key, _label in QUICK_PERIODS}
     return _render("portal/house_operations.html", 400 if errors else 200, house=house, chosen=chosen, rows=rows,
-                   errors=errors, quick_periods=QUICK_PERIODS, quick=quick, kinds=service.OPERATION_KINDS,
-                   kind_labels=OPERATION_LABELS, checked=set(kinds) & set(service.OPERATION_KINDS),
+                   errors=errors, quick_periods=QUICK_PERIODS, quick=quick, kinds=history.OPERATION_KINDS,
+                   kind_labels=OPERATION_LABELS, checked=set(kinds) & set(history.OPERATION_KINDS),
                    form={"date_from": request.args.get("date_from", chosen.date_from.isoformat()),
                          "date_to": request.args.get("date_to", chosen.date_to.isoformat())})
 
@@ -265,7 +264,7 @@ def house_operations(house_id: int):
 # --- receipts [001 §§7, 9] -------------------------------------------------------------------
 
 def _receipt(house_id: int):
-    _house_or_404(house_id)
+    _grant(_house_or_404(house_id), Capability.VIEW_CONTRACT)
     amount = None
     raw = request.args.get("amount", "").strip()
     if raw:

@@ -7,20 +7,17 @@ that contract (the role signing up by account number gives, `crm.services.signup
 contract page and service (readings, payments) keeps asking the one permission matrix; removing the
 house takes that role away again unless another house of the user still uses the account.
 
-Read helpers (`house_summaries`, `house_detail`, `operations`, `amount_to_pay`) never commit and
+Read helpers (`house_summaries`, `house_detail`, `amount_to_pay`) never commit and
 issue a constant number of statements whatever the number of houses, meters or rows. Money and
 quantities stay `Decimal`; amounts are rounded to kopecks half up.
 """
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -98,7 +95,8 @@ class MeterInfo:
 class HouseSummary:
     house: House
     meters: list[MeterInfo]
-    balance: Decimal | None                  # > 0 debt, < 0 overpayment, None when it cannot be computed
+    balance: Decimal | None                  # > 0 debt, < 0 overpayment, None without access
+    accessible: bool = True                  # the user still has a confirmed role on the account's contract
 
     @property
     def contract(self) -> Contract:
@@ -211,14 +209,25 @@ def balances_on(contracts: list[Contract], day: date) -> dict[int, Decimal]:
     return result
 
 
+def _accessible(user_id: int, contract_ids: list[int]) -> set[int]:
+    """The contracts among `contract_ids` the user has a confirmed role on (one statement): a house whose
+    role staff took away shows nothing of the account."""
+    return set(db.session.scalars(select(ContractAccess.contract_id).where(
+        ContractAccess.user_id == user_id, ContractAccess.contract_id.in_(contract_ids),
+        ContractAccess.confirmed_at.is_not(None))))
+
+
 def house_summaries(user, today: date | None = None) -> list[HouseSummary]:
-    """The user's houses (name order) with meters, last readings and balance today."""
-    houses = list(db.session.scalars(_houses_query(user.id)).unique())
+    """The user's houses (name order) with meters, last readings and balance today (seven statements)."""
+    houses = houses_of(user)
     if not houses:
         return []
-    meters = meters_of(house.contract_id for house in houses)
-    balances = balances_on([house.contract for house in houses], today or clock.today())
-    return [HouseSummary(house, meters[house.contract_id], balances.get(house.contract_id)) for house in houses]
+    allowed = _accessible(user.id, [house.contract_id for house in houses])
+    shown = [house for house in houses if house.contract_id in allowed]
+    meters = meters_of(house.contract_id for house in shown)
+    balances = balances_on([house.contract for house in shown], today or clock.today())
+    return [HouseSummary(house, meters.get(house.contract_id, []), balances.get(house.contract_id),
+                         accessible=house.contract_id in allowed) for house in houses]
 
 
 def house_of(user, house_id: int) -> House:
@@ -230,8 +239,10 @@ def house_of(user, house_id: int) -> House:
 
 
 def house_detail(user, house_id: int, today: date | None = None) -> HouseSummary:
-    """One house with its meters, last readings and balance."""
+    """One house with its meters, last readings and balance (nothing of the account without a role)."""
     house = house_of(user, house_id)
+    if not _accessible(user.id, [house.contract_id]):
+        return HouseSummary(house, [], None, accessible=False)
     balance = balances_on([house.contract], today or clock.today()).get(house.contract_id)
     return HouseSummary(house, meters_of([house.contract_id])[house.contract_id], balance)
 
@@ -448,133 +459,3 @@ def latest_submission(user, house_id: int) -> tuple[House, date | None, list[tup
     summary = HouseSummary(house, meters_of([house.contract_id])[house.contract_id], None)
     last = summary.last_reading
     return (house, None, []) if last is None else (house, last[0], last[1])
-
-
-# --- operations history [001 §9] ------------------------------------------------------------------
-
-OPERATION_KINDS = ("bills", "readings", "payments")
-#: billing documents that a household sees as bills
-BILL_TYPES = ("bill", "invoice", "corrective_invoice")
-MAX_OPERATION_DAYS = 366 * 5
-
-
-@dataclass(frozen=True)
-class OperationsFilter:
-    date_from: date
-    date_to: date
-    kinds: tuple[str, ...] = OPERATION_KINDS
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One line of the history: a bill, a reading of one register, or a payment."""
-
-    day: date
-    kind: str                       # "bills" | "readings" | "payments"
-    item: object                    # BillingDocument | Reading | Payment
-    amount: Decimal | None = None   # bills and payments
-    register: Register | None = None
-    meter: Meter | None = None
-
-
-class OperationsFilterError(HouseholdError):
-    """Bad history filter input; `errors` per field (date_from, date_to, kinds)."""
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` later (earlier when negative), clamped to the month's last day."""
-    index = day.year * 12 + day.month - 1 + months
-    year, month = index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def quick_period(months: int, today: date | None = None) -> tuple[date, date]:
-    """The last `months` months up to today: "half a year" is 6, "a year" 12."""
-    today = today or clock.today()
-    return add_months(today, -months) + timedelta(days=1), today
-
-
-def parse_operations_filter(args: Mapping[str, str], kinds: Iterable[str], today: date | None = None
-                            ) -> OperationsFilter:
-    """From a query string: `period` = half|year (a quick period) or the calendar `date_from`/`date_to`
-    (ISO dates; blank = half a year), and the checked `kind`s (none checked = all). Raises
-    `OperationsFilterError` with every problem."""
-    today = today or clock.today()
-    errors: dict[str, str] = {}
-    quick = (args.get("period") or "").strip()
-    default_from, default_to = quick_period(6, today)
-    if quick in QUICK_MONTHS:
-        date_from, date_to = quick_period(QUICK_MONTHS[quick], today)
-    else:
-        date_from = _parse_day(args.get("date_from"), "date_from", errors) or default_from
-        date_to = _parse_day(args.get("date_to"), "date_to", errors) or default_to
-        if not errors and date_from > date_to:
-            errors["date_to"] = _("The end of the period is before its start: choose “To” no earlier than “From”.")
-        elif not errors and (date_to - date_from).days > MAX_OPERATION_DAYS:
-            errors["date_from"] = _("Choose a period of at most five years.")
-    chosen = tuple(kind for kind in OPERATION_KINDS if kind in set(kinds))
-    unknown = [kind for kind in kinds if kind not in OPERATION_KINDS]
-    if unknown:
-        errors["kinds"] = _("Choose bills, meter readings or payments.")
-    if errors:
-        raise OperationsFilterError(errors)
-    return OperationsFilter(date_from, date_to, chosen or OPERATION_KINDS)
-
-
-QUICK_MONTHS = {"half": 6, "year": 12}
-
-
-def _parse_day(raw: str | None, name: str, errors: dict[str, str]) -> date | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    try:
-        value = date.fromisoformat(text)
-    except ValueError:
-        try:
-            day, month, year = (int(part) for part in text.split("."))
-            value = date(year, month, day)
-        except ValueError:
-            value = None
-    if value is None or not (date(1990, 1, 1) <= value <= date(2100, 12, 31)):
-        errors[name] = _("The date “%(value)s” is not recognised: choose it in the calendar.", value=text[:20])
-        return None
-    return value
-
-
-def operations(contract: Contract, chosen: OperationsFilter) -> list[Operation]:
-    """Bills, readings and payments of the account in the period, newest first (one statement per kind)."""
-    found: list[Operation] = []
-    if "bills" in chosen.kinds:
-        for doc in db.session.scalars(
-                select(BillingDocument).where(BillingDocument.contract_id == contract.id,
-                                              BillingDocument.doc_type.in_(BILL_TYPES),
-                                              BillingDocument.sale_kind == "main",
-                                              BillingDocument.doc_date.between(chosen.date_from, chosen.date_to))):
-            found.append(Operation(doc.doc_date, "bills", doc, amount=doc.amount))
-    if "payments" in chosen.kinds:
-        for payment in db.session.scalars(
-                select(Payment).where(Payment.contract_id == contract.id,
-                                      Payment.paid_on.between(chosen.date_from, chosen.date_to))):
-            found.append(Operation(payment.paid_on, "payments", payment, amount=payment.amount))
-    if "readings" in chosen.kinds:
-        tz = _display_tz()
-        start = datetime.combine(chosen.date_from, time.min, tzinfo=tz)
-        end = datetime.combine(chosen.date_to + timedelta(days=1), time.min, tzinfo=tz)
-        rows = db.session.execute(
-            select(Reading, Register, Meter).join(Register, Reading.register_id == Register.id)
-            .join(Meter, Register.meter_id == Meter.id)
-            .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
-            .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
-            .where(EnergyObject.contract_id == contract.id, Reading.submitted_at >= start,
-                   Reading.submitted_at < end))
-        for reading, register, meter in rows:
-            found.append(Operation(reading.submitted_at.astimezone(tz).date(), "readings", reading,
-                                   register=register, meter=meter))
-    order = {kind: n for n, kind in enumerate(OPERATION_KINDS)}
-    found.sort(key=lambda op: (op.day, -order[op.kind], getattr(op.item, "id", 0)), reverse=True)
-    return found
-
-
-def _display_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Europe/Moscow"))

@@ -269,6 +269,30 @@ def test_another_users_house_answers_404_when_opened_by_id(app, site, suffix):
         assert _count(House) == 1
 
 
+def test_house_shows_nothing_of_the_account_when_the_role_was_taken_away(app, site):
+    client = _client(app, "marina@test.example")
+    _add(client)
+    house_id = _house_id(app, site.owner, site.flat)
+    with app.app_context():
+        db.session.execute(ContractAccess.__table__.delete().where(ContractAccess.user_id == site.owner))
+        db.session.commit()
+    for url in ("/portal/houses", f"/portal/houses/{house_id}"):
+        text = _text(client.get(url))
+        assert "У вас больше нет доступа к этому лицевому счёту." in text
+        assert "1 200,50" not in text and "12 000,0" not in text
+    for suffix in ("/readings", "/readings/result", "/pay", "/operations", "/receipt", "/receipt.pdf"):
+        assert client.get(f"/portal/houses/{house_id}{suffix}").status_code == 403, suffix
+
+
+def test_houses_page_works_in_english_when_english_is_chosen(app, site):
+    client = _client(app, "marina@test.example")
+    _add(client)
+    client.get("/portal/lang/en")
+    text = _text(client.get("/portal/houses"))
+    assert "Managing personal accounts" in text and "Personal account No. 300100200" in text
+    assert "Debt 1,200.50" in text and "Last readings, April 2024" in text
+
+
 # --- the houses page: balance and last reading, constant statements ---------------------------------
 
 def test_houses_page_shows_balance_and_last_reading_in_constant_statements_when_houses_grow(app, site,
