@@ -28,6 +28,8 @@ from customer_portal import bp, contract_route
 #: the session key of an upload waiting for the person's confirmation
 PENDING_KEY = "readings_upload"
 STORAGE_AREA = "readings_uploads"
+#: saved rows listed on the result page (a file of 10 000 rows is summarised, not listed whole)
+SHOWN_ROWS = 300
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -88,6 +90,7 @@ def _render(grant, status: int = 200, **values):
     values.setdefault("problems", [])
     return render_template("portal/readings_upload.html", grant=grant, window=window,
                            register_text=files_service.register_text, entry_url=entry_url(grant.contract.id),
+                           shown_rows=SHOWN_ROWS,
                            **values), status
 
 
