@@ -125,9 +125,9 @@ def text(response) -> str:
 def problems(response) -> list[tuple[str, str]]:
     """(row, message) of every line of the problems table."""
     page = html_lib.unescape(response.get_data(as_text=True))
-    table = re.search(r'class="table table-sm mb-0 upload-problems-table">.*?</table>', page, re.S)
+    table = re.search(r'class="table table-sm mb-0 files-table upload-problems-table">.*?</table>', page, re.S)
     assert table, "no problems table"
-    cells = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td></tr>", table.group(0), re.S)
+    cells = re.findall(r'<tr><td class="files-row-number">(.*?)</td><td>(.*?)</td></tr>', table.group(0), re.S)
     return [(r.strip(), m.strip()) for r, m in cells]
 
 
