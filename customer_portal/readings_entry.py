@@ -114,6 +114,11 @@ def _filter_args(args) -> tuple[dict[str, str], int | None, str | None, str | No
     return kept, object_id, status, q, problems
 
 
+def _page(raw: str | None) -> int:
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 6 else 1
+
+
 def _period(raw: str | None) -> date | None:
     try:
         year, month = (raw or "").split("-")
@@ -144,22 +149,29 @@ def readings_entry(grant, contract_id: int):
         else:
             flash(_("Readings saved"), "success")
             saved = ",".join(str(item.reading.register_id) for item in result.saved)
-            return redirect(url_for("portal.readings_entry", contract_id=contract_id, saved=saved, **kept))
+            page = _page(request.args.get("page"))
+            return redirect(url_for("portal.readings_entry", contract_id=contract_id, saved=saved,
+                                    **kept, **({"page": str(page)} if page > 1 else {})))
     try:
-        sheet = entry_service.entry_sheet(grant, object_id=None if problems else object_id, status=status, q=q)
+        sheet = entry_service.entry_sheet(grant, object_id=None if problems else object_id, status=status, q=q,
+                                          page=_page(request.args.get("page")))
     except ReadingsFilterError as exc:
         problems += exc.messages
         kept = {}
         sheet = entry_service.entry_sheet(grant)
     saved_ids = _ids((request.args.get("saved") or "").split(","))
     saved_lines = [line for line in sheet.lines if line.register.id in saved_ids and line.current is not None]
+    filters = dict(kept)
+    if sheet.page > 1:
+        kept = {**kept, "page": str(sheet.page)}     # a POST comes back to the same page
     status_code = 400 if (problems or error) else 200
     return render_template("portal/readings_entry.html", grant=grant, sheet=sheet, problems=problems, error=error,
-                           typed=typed, kept=kept, saved_lines=saved_lines, field_prefix=FIELD_PREFIX,
+                           typed=typed, kept=kept, filters=filters, saved_lines=saved_lines, field_prefix=FIELD_PREFIX,
                            confirmed_rollover=confirmed_rollover, confirmed_jump=confirmed_jump,
                            statuses=entry_service.ENTRY_STATUSES, register_label=register_label,
                            reading_value=reading_value, register_unit=register_unit, month_year=format_month_year,
-                           presented=present(sheet, grant.contract)), status_code
+                           presented=present(sheet, grant.contract),
+                           per_page=entry_service.METERS_PER_PAGE), status_code
 
 
 def _current_user():

@@ -37,7 +37,7 @@ from typing import NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, insert, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm import clock
 from crm.access import ContractGrant
@@ -60,6 +60,8 @@ from crm.services.readings_windows import WindowState, entry_window, window_stat
 #: the status filter of the entry page ("Передаваемые"): what a register line is waiting for
 TO_SUBMIT, SUBMITTED, ACCEPTED, REJECTED, NOT_ACCEPTING = "to_submit", "submitted", "accepted", "rejected", "closed"
 ENTRY_STATUSES: tuple[str, ...] = (TO_SUBMIT, SUBMITTED, ACCEPTED, REJECTED, NOT_ACCEPTING)
+#: meters on one page of the entry form (whole meters: the registers of a meter stay together)
+METERS_PER_PAGE = 50
 
 
 class Problem(NamedTuple):
@@ -160,6 +162,9 @@ class EntrySheet:
     object_id: int | None = None
     status: str | None = None
     q: str | None = None
+    page: int = 1
+    page_count: int = 1
+    meter_total: int = 0                         # meters after the filters, on every page
 
     @property
     def lines(self) -> list[RegisterLine]:
@@ -244,12 +249,15 @@ def _matches(text: str | None, q: str) -> bool:
 
 
 def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int | None = None,
-                status: str | None = None, q: str | None = None, today: date | None = None) -> EntrySheet:
+                status: str | None = None, q: str | None = None, today: date | None = None,
+                page: int = 1, per_page: int | None = METERS_PER_PAGE) -> EntrySheet:
     """What the user may enter for `period` (default: the entry period of today, see readings_windows).
 
     `object_id` (one object of the scope), `status` (one of ENTRY_STATUSES) and `q` (a part of an
-    object's code, name or address, or of a meter's serial or model) narrow what is shown. Raises
-    `ReadingsFilterError` for an object outside the scope or an unknown status. Seven statements.
+    object's code, name or address, or of a meter's serial or model) narrow what is shown; then whole
+    meters are paged, `per_page` a page (None: all), so a contract with thousands of meters gets pages
+    of a readable size (a meter's registers are always on one page, they are submitted together).
+    Raises `ReadingsFilterError` for an object outside the scope or an unknown status. Seven statements.
     """
     today = today or clock.today()
     window = window_state(grant.contract, period, today) if period is not None else entry_window(grant.contract, today)
@@ -274,9 +282,7 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
         .order_by(MeteringPoint.name, MeteringPoint.id)
         .options(selectinload(MeteringPoint.meters).selectinload(Meter.registers))
     ).all()
-    register_ids = _registers_of_objects(shown_ids)
-    previous = _previous_readings(register_ids, period)
-    current = _current_readings(register_ids, period)
+    current = _current_readings(_registers_of_objects(shown_ids), period)
 
     needle = q.casefold() if q else None
     by_object: dict[int, list[MeterSheet]] = {}
@@ -293,14 +299,33 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
             for register in meter.registers:
                 reading = current.get(register.id)
                 reason = _closed_reason(energy_object, meter, window, reading)
-                lines.append(RegisterLine(register, previous.get(register.id), reading, reason is None, reason))
+                lines.append(RegisterLine(register, None, reading, reason is None, reason))
             if status is not None and not any(line.status == status for line in lines):
                 continue
             by_object.setdefault(energy_object.id, []).append(MeterSheet(meter, point, lines))
-    for obj in shown:
-        meters = by_object.get(obj.id, [])
-        if meters or (needle is None and status is None):
-            sheet.objects.append(ObjectSheet(obj, meters))
+    ordered = [(obj, by_object.get(obj.id, [])) for obj in shown
+               if by_object.get(obj.id) or (needle is None and status is None)]
+
+    sheet.meter_total = total = sum(len(meters) for _obj, meters in ordered)
+    if per_page:
+        sheet.page_count = max(1, -(-total // per_page))
+        sheet.page = min(max(int(page or 1), 1), sheet.page_count)
+        first, last = (sheet.page - 1) * per_page, sheet.page * per_page
+    else:
+        first, last = 0, total
+    position = 0
+    for obj, meters in ordered:
+        taken = meters[max(0, first - position):max(0, last - position)]
+        empty_here = not meters and (first <= position < last or (sheet.page == sheet.page_count
+                                                                  and position >= first))
+        if taken or empty_here:
+            sheet.objects.append(ObjectSheet(obj, taken))
+        position += len(meters)
+    page_lines = sheet.lines
+    if page_lines:
+        previous = _previous_readings([line.register.id for line in page_lines], period)
+        for line in page_lines:
+            line.previous = previous.get(line.register.id)
     return sheet
 
 
@@ -372,28 +397,33 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
     if not window.is_open:
         problems.append(Problem(None, window.status_message()))
 
-    rows = db.session.execute(
-        select(Register, Meter, MeteringPoint, EnergyObject)
-        .join(Meter, Register.meter_id == Meter.id)
-        .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
-        .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
-        .where(Register.id.in_(sorted(given)))
-    ).all() if given else []
-    found = {register.id: (register, meter, point, obj) for register, meter, point, obj in rows}
+    # Where each given register is (plain columns: a 10 000-row file loads no object twice).
+    located = {register_id: (meter_id, object_id, contract_id) for register_id, meter_id, object_id, contract_id
+               in db.session.execute(
+                   select(Register.id, Register.meter_id, EnergyObject.id, EnergyObject.contract_id)
+                   .join(Meter, Register.meter_id == Meter.id)
+                   .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
+                   .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
+                   .where(Register.id.in_(sorted(given))))} if given else {}
+    found: dict[int, int] = {}                  # register id → meter id, for the registers that may be saved
     for register_id in given:
-        hit = found.get(register_id)
-        if hit is None or hit[3].contract_id != contract.id or not grant.covers_object(hit[3].id):
+        hit = located.get(register_id)
+        if hit is None or hit[2] != contract.id or not grant.covers_object(hit[1]):
             problems.append(Problem(register_id, _("Register %(id)s is not one of this contract's registers "
                                                    "available to you.", id=register_id)))
-            found.pop(register_id, None)
+            continue
+        found[register_id] = hit[0]
     if not found:
         db.session.rollback()
         raise ReadingsEntryError(problems)
 
-    meter_ids = sorted({meter.id for _register, meter, _point, _obj in found.values()})
+    meter_ids = sorted(set(found.values()))
     # The meters are locked for the rest of the transaction so two submissions of one meter queue up.
     meters = {meter.id: meter for meter in db.session.scalars(
-        select(Meter).where(Meter.id.in_(meter_ids)).options(selectinload(Meter.registers))
+        select(Meter).where(Meter.id.in_(meter_ids))
+        .options(selectinload(Meter.registers),
+                 joinedload(Meter.metering_point, innerjoin=True).joinedload(MeteringPoint.energy_object,
+                                                                             innerjoin=True))
         .with_for_update(of=Meter))}
     all_register_ids = [register.id for meter in meters.values() for register in meter.registers]
     previous = _previous_readings(all_register_ids, period)
@@ -401,12 +431,10 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
     recent = _recent_consumption(all_register_ids, period)
 
     planned: list[tuple[Register, Decimal, Decimal | None, Decimal | None, bool]] = []
-    # Looked up per meter in dicts, not by scanning every entry per meter: a 10 000-row file stays linear.
-    hit_of_meter = {hit[1].id: hit for hit in found.values()}
     for meter_id in meter_ids:
         meter = meters[meter_id]
-        some = hit_of_meter[meter_id]
-        point, energy_object = some[2], some[3]
+        point = meter.metering_point
+        energy_object = point.energy_object
         open_registers = [register.id for register in meter.registers
                           if not (current.get(register.id) and current[register.id].status == ReadingStatus.ACCEPTED)]
         given_here = [register.id for register in meter.registers if register.id in given and register.id in found]

@@ -584,3 +584,27 @@ def test_back_office_refuses_a_window_that_closes_before_it_opens_or_repeats_a_p
     assert _window_count(app) == before + 1                   # the branch's own June window is fine
     listing = html_lib.unescape(client.get("/admin/readings-windows/list/").get_data(as_text=True))
     assert "Филиал (пусто — все филиалы)" in listing                # the general window shows no branch
+
+
+def test_meters_are_paged_fifty_a_page_with_whole_meters_and_a_post_returns_to_its_page(app):
+    with data(app):
+        person = f.user("pages@test.example")
+        contract = f.contract()
+        db.session.add(ReadingsWindow(period=JUNE, opens_on=date(2024, 6, 1), closes_on=date(2024, 6, 25)))
+        obj = f.energy_object(contract, code="EO-P")
+        meters = [f.meter(obj, zones=("day", "night"), serial=f"P{n:07d}") for n in range(55)]
+        f.grant(person, contract, "manager")
+        contract_id, last = contract.id, meters[-1]
+        last_ids = [register.id for register in last.registers]
+    client = _signed_in(app, "pages@test.example")
+    first = _main(client.get(_url(contract_id)))
+    assert first.count('class="meter-history meter-entry"') == 50
+    assert "Приборы учёта 1–50 из 55." in _text(first)
+    second = _main(client.get(_url(contract_id, "?page=2")))
+    assert second.count('class="meter-history meter-entry"') == 5 and "P0000054" in second
+    assert "Приборы учёта 51–55 из 55." in _text(second)
+    assert f'action="/portal/contracts/{contract_id}/readings/submit?page=2"' in second
+    response = client.post(f"{_url(contract_id)}?page=2", data={_field(last_ids[0]): "10", _field(last_ids[1]): "5"})
+    assert response.status_code == 302 and "page=2" in response.headers["Location"]
+    assert _count(app) == 2
+    assert client.get(_url(contract_id, "?page=99")).status_code == 200      # past the end: the last page
