@@ -115,10 +115,7 @@ class RegisterLine:
     @property
     def status(self) -> str:
         """The line's entry status (one of ENTRY_STATUSES)."""
-        if self.current is not None:
-            return {ReadingStatus.ACCEPTED.value: ACCEPTED, ReadingStatus.REJECTED.value: REJECTED}.get(
-                self.current.status, SUBMITTED)
-        return TO_SUBMIT if self.accepts_input else NOT_ACCEPTING
+        return _line_status(self.current, self.accepts_input)
 
 
 @dataclass
@@ -190,12 +187,6 @@ def _scope_objects(grant: ContractGrant) -> list[EnergyObject]:
     return list(db.session.scalars(query))
 
 
-def _registers_of_objects(object_ids):
-    return (select(Register.id).join(Meter, Register.meter_id == Meter.id)
-            .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
-            .where(MeteringPoint.energy_object_id.in_(object_ids)))
-
-
 def _previous_readings(register_ids_query, period: date) -> dict[int, Reading]:
     """Per register: the latest non-rejected reading of a period before `period` (one statement)."""
     latest = (select(Reading.register_id, func.max(Reading.period).label("period"))
@@ -239,6 +230,23 @@ def _closed_reason(energy_object: EnergyObject, meter: Meter, window: WindowStat
     return None
 
 
+def _closed_reason_of(object_status: str, meter_status: str, window: WindowState,
+                      current: Reading | None) -> str | None:
+    """Like `_closed_reason`, from the statuses alone (used to filter before any meter object is built)."""
+    if current is not None and current.status == ReadingStatus.ACCEPTED:
+        return "accepted"
+    if object_status != InputStatus.WAITING or meter_status != InputStatus.WAITING or not window.is_open:
+        return "closed"
+    return None
+
+
+def _line_status(current: Reading | None, accepts_input: bool) -> str:
+    if current is not None:
+        return {ReadingStatus.ACCEPTED.value: ACCEPTED, ReadingStatus.REJECTED.value: REJECTED}.get(
+            current.status, SUBMITTED)
+    return TO_SUBMIT if accepts_input else NOT_ACCEPTING
+
+
 def _input_status(value: str) -> str:
     return {InputStatus.WAITING.value: _("Waiting for readings"), InputStatus.RECEIVED.value: _("Readings received"),
             InputStatus.NOT_REQUIRED.value: _("Readings not required")}.get(value, value)
@@ -277,36 +285,48 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
     if not shown:
         return sheet
     shown_ids = [obj.id for obj in shown]
-    points = db.session.scalars(
-        select(MeteringPoint).where(MeteringPoint.energy_object_id.in_(shown_ids))
-        .order_by(MeteringPoint.name, MeteringPoint.id)
-        .options(selectinload(MeteringPoint.meters).selectinload(Meter.registers))
-    ).all()
-    current = _current_readings(_registers_of_objects(shown_ids), period)
+    # Filters and paging work on plain rows (no ORM objects for meters of other pages): with hundreds of
+    # meters most of the cost of the page was building objects it did not show.
+    meter_rows = db.session.execute(
+        select(Meter.id, Meter.serial, Meter.model, Meter.customer_label, Meter.status,
+               MeteringPoint.energy_object_id)
+        .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
+        .where(MeteringPoint.energy_object_id.in_(shown_ids))
+        .order_by(MeteringPoint.name, MeteringPoint.id, Meter.serial, Meter.id)).all()
+    registers_of: dict[int, list[int]] = {}
+    current: dict[int, Reading] = {}
+    for register_id, meter_id, reading in db.session.execute(
+            select(Register.id, Register.meter_id, Reading)
+            .join(Meter, Register.meter_id == Meter.id)
+            .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
+            .outerjoin(Reading, and_(Reading.register_id == Register.id, Reading.period == period))
+            .where(MeteringPoint.energy_object_id.in_(shown_ids))
+            .order_by(Register.meter_id, Register.position, Register.id, Reading.submitted_at.desc(),
+                      Reading.id.desc())):
+        ids = registers_of.setdefault(meter_id, [])
+        if not ids or ids[-1] != register_id:
+            ids.append(register_id)
+        if reading is not None:
+            current.setdefault(register_id, reading)
 
     needle = q.casefold() if q else None
-    by_object: dict[int, list[MeterSheet]] = {}
     objects_by_id = {obj.id: obj for obj in shown}
-    for point in points:
-        energy_object = objects_by_id[point.energy_object_id]
-        object_hit = needle is None or any(_matches(text, needle) for text in
-                                           (energy_object.code, energy_object.name, energy_object.address))
-        for meter in point.meters:
-            if not object_hit and not (_matches(meter.serial, needle) or _matches(meter.model, needle)
-                                       or _matches(meter.customer_label, needle)):
-                continue
-            lines = []
-            for register in meter.registers:
-                reading = current.get(register.id)
-                reason = _closed_reason(energy_object, meter, window, reading)
-                lines.append(RegisterLine(register, None, reading, reason is None, reason))
-            if status is not None and not any(line.status == status for line in lines):
-                continue
-            by_object.setdefault(energy_object.id, []).append(MeterSheet(meter, point, lines))
-    ordered = [(obj, by_object.get(obj.id, [])) for obj in shown
-               if by_object.get(obj.id) or (needle is None and status is None)]
+    chosen: dict[int, list[int]] = {}          # object id → meter ids, in page order
+    for meter_id, serial, model, label, meter_status, energy_object_id in meter_rows:
+        energy_object = objects_by_id[energy_object_id]
+        if needle is not None and not any(_matches(text, needle) for text in (
+                energy_object.code, energy_object.name, energy_object.address, serial, model, label)):
+            continue
+        if status is not None and not any(
+                _line_status(current.get(register_id), _closed_reason_of(energy_object.status, meter_status,
+                                                                         window, current.get(register_id)) is None)
+                == status for register_id in registers_of.get(meter_id, [])):
+            continue
+        chosen.setdefault(energy_object_id, []).append(meter_id)
+    ordered = [(obj, chosen.get(obj.id, [])) for obj in shown
+               if chosen.get(obj.id) or (needle is None and status is None)]
 
-    sheet.meter_total = total = sum(len(meters) for _obj, meters in ordered)
+    sheet.meter_total = total = sum(len(meter_ids) for _obj, meter_ids in ordered)
     if per_page:
         sheet.page_count = max(1, -(-total // per_page))
         sheet.page = min(max(int(page or 1), 1), sheet.page_count)
@@ -314,13 +334,30 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
     else:
         first, last = 0, total
     position = 0
-    for obj, meters in ordered:
-        taken = meters[max(0, first - position):max(0, last - position)]
-        empty_here = not meters and (first <= position < last or (sheet.page == sheet.page_count
-                                                                  and position >= first))
+    page_meters: list[tuple[EnergyObject, list[int]]] = []
+    for obj, meter_ids in ordered:
+        taken = meter_ids[max(0, first - position):max(0, last - position)]
+        empty_here = not meter_ids and (first <= position < last or (sheet.page == sheet.page_count
+                                                                     and position >= first))
         if taken or empty_here:
-            sheet.objects.append(ObjectSheet(obj, taken))
-        position += len(meters)
+            page_meters.append((obj, taken))
+        position += len(meter_ids)
+
+    wanted = [meter_id for _obj, meter_ids in page_meters for meter_id in meter_ids]
+    loaded = {meter.id: meter for meter in db.session.scalars(
+        select(Meter).where(Meter.id.in_(wanted))
+        .options(joinedload(Meter.metering_point), selectinload(Meter.registers)))} if wanted else {}
+    for obj, meter_ids in page_meters:
+        meters = []
+        for meter_id in meter_ids:
+            meter = loaded[meter_id]
+            lines = []
+            for register in meter.registers:
+                reading = current.get(register.id)
+                reason = _closed_reason(obj, meter, window, reading)
+                lines.append(RegisterLine(register, None, reading, reason is None, reason))
+            meters.append(MeterSheet(meter, meter.metering_point, lines))
+        sheet.objects.append(ObjectSheet(obj, meters))
     page_lines = sheet.lines
     if page_lines:
         previous = _previous_readings([line.register.id for line in page_lines], period)
