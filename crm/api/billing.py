@@ -5,8 +5,9 @@ counterparty), `objects`, `meters` (with metering point and registers), `documen
 in base64), `payments`, `tariffs` — and upserts them by `external_id` in one transaction through
 `crm.services.billing_import`, the same service as the back office's file import. `POST /api/v1/batch/`
 takes several kinds at once, so a record may refer to another one of the same batch. `GET
-/api/v1/<kind>/<external_id>` answers in the shape of the upsert. `PUT /api/v1/documents/<external_id>/pdf`
-stores a document's PDF.
+/api/v1/<kind>/<external_id>` answers in the shape of the upsert, and `GET /api/v1/<kind>/` pages through
+the records that have an external id (`after_id`/`limit`/`next_after_id`, as the readings API pages).
+`PUT /api/v1/documents/<external_id>/pdf` stores a document's PDF.
 
 Errors have the shape of the readings API (`crm/api/readings.py`): 422 with `message` and `errors`, one
 entry per problem with the item's number (from 1), the field and the reason; nothing is written.
@@ -136,6 +137,18 @@ class BillingRecordsApi(BillingApi):
         detail = {"token": g.api_token.name}
         return self._answer(lambda: (bi.import_records(kind_name, payload, detail=detail), kind_name))
 
+    def list_kind(self, kind_name: str):
+        try:
+            after_id = int(request.args.get("after_id") or 0)
+            limit = int(request.args.get("limit") or bi.DEFAULT_PAGE)
+        except ValueError:
+            return self.response(400, message=_("after_id and limit must be whole numbers."))
+        try:
+            items, next_after_id = bi.export_page(kind_name, after_id, limit)
+        except ServiceError as error:
+            return self.response(400, message=error.message)
+        return self.response(200, items=items, next_after_id=next_after_id)
+
     def get_kind(self, kind_name: str, external_id: str):
         record = bi.export_record(kind_name, external_id)
         if record is None:
@@ -208,6 +221,37 @@ _GET_DOC = """One of {kind} by external id.
         """
 
 
+_LIST_DOC = """Page through {kind}.
+        ---
+        get:
+          summary: List {kind} that have an external id, keyset-paged
+          description: >-
+            Records in the shape of their upsert, ordered by their internal id. Page with `after_id` = the
+            previous page's `next_after_id` until it is null (as in the readings API).
+          security:
+          - bearerAuth: []
+          parameters:
+          - {{in: query, name: after_id, required: false, schema: {{type: integer, minimum: 0}}}}
+          - {{in: query, name: limit, required: false, schema: {{type: integer, minimum: 1, maximum: {max_page}}}}}
+          responses:
+            200:
+              description: One page
+              content:
+                application/json:
+                  schema:
+                    type: object
+                    properties:
+                      items: {{type: array, items: {{$ref: '#/components/schemas/{schema}'}}}}
+                      next_after_id: {{type: integer, nullable: true}}
+            400:
+              description: A bad paging parameter
+            401:
+              description: No valid token
+            403:
+              description: The token has no `billing` scope
+        """
+
+
 def _kind_api(class_name: str, kind_name: str, extra: dict | None = None) -> type:
     """The resource of one kind: `PUT`/`POST /api/v1/<kind>/` and `GET /api/v1/<kind>/<external_id>`."""
 
@@ -217,16 +261,21 @@ def _kind_api(class_name: str, kind_name: str, extra: dict | None = None) -> typ
     def read(self, external_id: str):
         return self.get_kind(kind_name, external_id)
 
+    def list_records(self):
+        return self.list_kind(kind_name)
+
     names = {"kind": kind_name, "schema": _schema_name(kind_name), "max": bi.MAX_ITEMS}
     upsert.__doc__ = _UPSERT_DOC.format(method="put", **names)
     upsert_post = _copy(upsert, _UPSERT_DOC.format(method="post", **names))
     read.__doc__ = _GET_DOC.format(**names)
+    list_records.__doc__ = _LIST_DOC.format(max_page=bi.MAX_PAGE, **names)
     namespace = {
         "resource_name": kind_name,
         "__doc__": f"`/api/v1/{kind_name}/`: upsert and read {kind_name} by external id.",
         "upsert": expose("/", methods=["PUT"])(token_required(SCOPE)(upsert)),
         "upsert_post": expose("/", methods=["POST"])(token_required(SCOPE)(upsert_post)),
         "read": expose("/<external_id>", methods=["GET"])(token_required(SCOPE)(read)),
+        "list_records": expose("/", methods=["GET"])(token_required(SCOPE)(list_records)),
         **(extra or {}),
     }
     return type(class_name, (BillingRecordsApi,), namespace)

@@ -29,6 +29,9 @@ from crm.services.spreadsheets import CSV, XLS, XLSX, read_table
 
 #: the most items one batch may hold (the API refuses more; files are split by the operator)
 MAX_ITEMS = 5000
+#: pages of the API's record lists, as in the readings export
+MAX_PAGE = 5000
+DEFAULT_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,16 @@ def export_record(kind_name: str, external_id: str) -> dict | None:
     kind = kind_of(kind_name)
     row = kind.find(external_id)
     return None if row is None else kind.export(row)
+
+
+def export_page(kind_name: str, after_id: int = 0, limit: int = DEFAULT_PAGE) -> tuple[list[dict], int | None]:
+    """One page of the records of a kind that have an external id, ordered by their internal id, and the
+    `after_id` of the next page (None on the last one): the keyset paging of the readings API."""
+    kind = kind_of(kind_name)
+    if after_id < 0 or not 1 <= limit <= MAX_PAGE:
+        raise ServiceError(_("limit must be from 1 to %(max)s and after_id not negative.", max=MAX_PAGE))
+    rows = kind.page(after_id, limit)
+    return [kind.export(row) for row in rows], (rows[-1].id if len(rows) == limit else None)
 
 
 def attach_document_pdf(external_id: str, data: bytes, *, actor=None, detail: dict | None = None) -> bool:

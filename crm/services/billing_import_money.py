@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy.orm import selectinload
 
 from crm.models import BillingDocument, Contract, Payment
 from crm.models.billing import DocumentType, PaymentStatus, SaleKind
@@ -55,6 +56,9 @@ class Documents(Kind):
                                also_changed=pdf_changed)
         if pdf is not None and document.file_key is None:
             store_pdf(document, pdf, batch)
+
+    def read_options(self) -> tuple:
+        return (selectinload(BillingDocument.contract),)
 
     def export(self, row) -> dict:
         result = super().export(row) | {"contract_external_id": row.contract.external_id}
@@ -127,6 +131,9 @@ class Payments(Kind):
         document_id = values.get("document_external_id")
         fields["document"] = batch.rows["documents"][document_id] if document_id else None
         self.upsert(self.name, Payment, values["external_id"], fields, batch)
+
+    def read_options(self) -> tuple:
+        return (selectinload(Payment.contract), selectinload(Payment.document))
 
     def export(self, row) -> dict:
         return super().export(row) | {"contract_external_id": row.contract.external_id,

@@ -127,6 +127,26 @@ def test_meter_reads_back_with_its_point_and_registers(client, db, token):
     assert record["object_external_id"] == "O-1" and record["point_external_id"] == "M-1"
 
 
+def test_records_are_listed_page_by_page_in_constant_statements(client, db, token, query_counter):
+    put(client, "/api/v1/contracts/", [CONTRACT], token)
+    objects = [{**OBJECT, "external_id": f"O-{i}", "code": f"EO-{i:04d}"} for i in range(5)]
+    put(client, "/api/v1/objects/", objects, token)
+    put(client, "/api/v1/meters/", [{**METER, "external_id": f"M-{i}", "object_external_id": f"O-{i}"}
+                                    for i in range(5)], token)
+
+    first = client.get("/api/v1/meters/?limit=3", headers=token).json
+    with query_counter() as counter:
+        second = client.get(f"/api/v1/meters/?limit=3&after_id={first['next_after_id']}", headers=token)
+    bad = client.get("/api/v1/meters/?limit=0", headers=token)
+
+    assert [item["external_id"] for item in first["items"]] == ["M-0", "M-1", "M-2"]
+    assert [item["external_id"] for item in second.json["items"]] == ["M-3", "M-4"]
+    assert second.json["next_after_id"] is None
+    assert second.json["items"][0]["registers"] == ["A+:day", "A+:night"]
+    assert counter.count == 6      # token (+ last used), meters, their points, registers, objects
+    assert bad.status_code == 400
+
+
 def test_unknown_external_id_answers_404(client, token):
     response = client.get("/api/v1/payments/nope", headers=token)
     assert response.status_code == 404
@@ -266,7 +286,7 @@ def test_openapi_document_lists_every_billing_path_with_request_and_response_sch
     paths = document["paths"]
     for kind in ("contracts", "objects", "meters", "documents", "payments", "tariffs"):
         upsert = paths[f"/api/v1/{kind}/"]
-        assert set(upsert) == {"put", "post"}
+        assert set(upsert) == {"put", "post", "get"}
         schema_ref = f"#/components/schemas/Billing{kind.capitalize()}Item"
         assert upsert["put"]["requestBody"]["content"]["application/json"]["schema"]["items"]["$ref"] == schema_ref
         assert upsert["put"]["security"] == [{"bearerAuth": []}]
