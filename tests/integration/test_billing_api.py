@@ -308,3 +308,27 @@ def test_document_date_field_is_typed_as_a_date_in_the_openapi_document(client):
     schemas = client.get("/api/v1/openapi.json").json["components"]["schemas"]
     assert schemas["BillingPaymentsItem"]["properties"]["paid_on"]["format"] == "date"
     assert date.fromisoformat("2016-06-10")
+
+
+def test_database_refusal_answers_409_writes_nothing_and_removes_the_stored_pdf(app, client, db, token, monkeypatch):
+    """A unique key taken by a concurrent import shows up only at flush: the batch still writes nothing."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from crm.models import Branch
+    from crm.services.billing_import_money import PAYMENTS
+
+    def clashing_apply(item, batch):
+        db.session.add(Branch(code="01", name="Двойник"))       # branch 01 exists: IntegrityError at flush
+
+    monkeypatch.setattr(PAYMENTS, "apply", clashing_apply)
+    root = Path(urlparse(app.config["STORAGE_URL"]).path)
+    before = sorted(root.rglob("*.pdf"))
+    batch = {"contracts": [CONTRACT], "documents": [{**DOCUMENT, "pdf": base64.b64encode(PDF).decode()}],
+             "payments": [PAYMENT]}
+
+    response = put(client, "/api/v1/batch/", batch, token, method="post")
+
+    assert response.status_code == 409
+    assert count(db, Contract) == 0 and count(db, BillingDocument) == 0
+    assert sorted(root.rglob("*.pdf")) == before
