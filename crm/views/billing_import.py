@@ -8,6 +8,7 @@ from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
 from flask_login import current_user
 
+from crm.formatting import format_number
 from crm.services import ServiceError
 from crm.services import billing_import as bi
 from crm.services.spreadsheets import MAX_UPLOAD_BYTES
@@ -30,7 +31,7 @@ class BillingImportView(BaseView):
         kind = next((k for k in kinds if k.name == kind_name), kinds[0])
         columns = [spec for spec in kind.fields if spec.in_files]
         return self.render_template("billing_import/upload.html", kinds=kinds, kind=kind, columns=columns,
-                                    **context), status
+                                    max_items=format_number(bi.MAX_ITEMS), **context), status
 
     @expose("/", methods=["GET", "POST"])
     @has_access
