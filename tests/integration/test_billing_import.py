@@ -438,3 +438,13 @@ def test_customer_is_refused_the_import_page(app, db, client):
     db.session.commit()
     f.login(client, "customer-import@zavod.example")
     assert _refused(client.get("/admin/billing-import/"))
+
+
+def test_import_page_speaks_russian_by_default_and_english_when_chosen(app, db, client):
+    _staff(client, "Billing operator")
+    russian = client.get("/admin/billing-import/?kind=payments")
+    client.get("/lang/en")
+    english = client.get("/admin/billing-import/?kind=payments")
+
+    assert "Загрузка из биллинга: Платежи" in russian.text and "Скачать шаблон: Платежи" in russian.text
+    assert "Import from billing: Payments" in english.text and "Download the template: Payments" in english.text
