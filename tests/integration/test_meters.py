@@ -146,7 +146,7 @@ def test_meter_card_shows_details_registers_and_the_last_accepted_reading_per_re
                      "запятой", "Расчётный коэффициент 40", "Потери 2,5 %", "Дата поверки 10.03.2020",
                      "Следующая поверка 10.03.2032", "Почасовой (интервальный) учёт да", "Ожидает показаний"):
         assert expected in text, expected
-    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td class=\"text-end num\">(.*?)</td>",
+    rows = re.findall(r"<tr>\s*<td>([^<]+)</td>\s*<td>([^<]+)</td>\s*<td class=\"text-end num text-nowrap\">(.*?)</td>",
                       _main(response), re.S)
     cells = [(zone, direction, _text(value).strip()) for zone, direction, value in rows]
     assert cells == [
