@@ -164,8 +164,9 @@ _UPSERT_DOC = """Upsert {kind} by external id.
           summary: Upsert {kind} by external id (all or nothing)
           description: >-
             A JSON list of at most {max} records. A record with a known `external_id` is updated (only changed
-            fields), a new one is created; sending the same list twice changes nothing. An empty optional field
-            clears the value or sets its default. Any problem → 422 listing every problem, nothing written.
+            fields), a new one is created; sending the same list twice changes nothing. A field left out keeps
+            its stored value (a new record gets the default); a field sent empty (null or "") clears it or sets
+            its default. Any problem → 422 listing every problem, nothing written.
           security:
           - bearerAuth: []
           requestBody:

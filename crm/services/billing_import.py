@@ -68,6 +68,8 @@ class Item:
     number: int
     raw: dict[str, Any]
     values: dict[str, Any] = field(default_factory=dict)
+    #: columns the item leaves out: an update keeps their stored values (a new row gets the defaults)
+    absent: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -171,6 +173,7 @@ def _parse(kind, items: list[Item], batch: Batch) -> None:
         for name in item.raw:
             if name not in fields and name not in kind.read_only:
                 batch.problem(kind.name, item, name, _("Unknown field."))
+        item.absent = {spec.name for spec in kind.fields if spec.name not in item.raw}
         for spec in kind.fields:
             try:
                 item.values[spec.name] = spec.parse(item.raw.get(spec.name))

@@ -119,15 +119,16 @@ class Kind:
     def apply(self, item, batch) -> None:
         """Create or update the item's row and count the outcome."""
         values = {name: item.values[name] for name in self.columns}
-        self.upsert(self.name, self.model, item.values["external_id"], values, batch)
+        self.upsert(self.name, self.model, item.values["external_id"], values, batch, keep=kept(item, self.columns))
 
     @property
     def columns(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.name != "external_id")
 
     def upsert(self, kind_name: str, model, external_id: str, values: dict, batch, row=None,
-               also_changed: bool = False):
-        """Create the row or change what differs; count created/updated/unchanged under `kind_name`."""
+               also_changed: bool = False, keep: set[str] = frozenset()):
+        """Create the row or change what differs — except the attributes in `keep`, which the item left
+        out; count created/updated/unchanged under `kind_name`."""
         rows = batch.rows.setdefault(kind_name, {})
         row = row if row is not None else rows.get(external_id)
         if row is None:
@@ -135,6 +136,7 @@ class Kind:
             db.session.add(row)
             batch.count(kind_name, "created")
         else:
+            values = {name: value for name, value in values.items() if name not in keep}
             changed = _assign(row, {"external_id": external_id, **values}) or also_changed
             batch.count(kind_name, "updated" if changed else "unchanged")
         rows[external_id] = row
@@ -150,6 +152,11 @@ class Kind:
         if external_id is not None and not batch.known(kind_name, external_id):
             batch.problem(self.name, item, column, _("No %(what)s with the external id %(id)s.",
                                                      what=label, id=external_id))
+
+
+def kept(item, columns, attrs: dict[str, str] | None = None) -> set[str]:
+    """The attributes an update keeps: those of the `columns` the item left out (`attrs` maps column → attr)."""
+    return {(attrs or {}).get(column, column) for column in columns if column in item.absent}
 
 
 def ids_of(items, column: str = "external_id") -> set[str]:
@@ -313,14 +320,17 @@ class Contracts(Kind):
         if counterparty_id not in state["applied"]:
             fields = {attr: values[column] for column, attr in self.counterparty_columns.items()}
             fields["short_name"] = fields["short_name"] or fields["full_name"][:255]
-            self.upsert("counterparties", Counterparty, counterparty_id, fields, batch)
+            self.upsert("counterparties", Counterparty, counterparty_id, fields, batch,
+                        keep=kept(item, self.counterparty_columns, self.counterparty_columns))
             state["applied"].add(counterparty_id)
         fields = {column: values[column] for column in self.contract_columns}
         fields["counterparty"] = batch.rows["counterparties"][counterparty_id]
         fields["branch"] = state["branches"][values["branch_code"]]
         tariff_id = values.get("tariff_external_id")
         fields["tariff"] = batch.rows["tariffs"][tariff_id] if tariff_id else None
-        self.upsert(self.name, Contract, values["external_id"], fields, batch, row=self.target(values, batch))
+        keep = kept(item, (*self.contract_columns, "tariff_external_id"), {"tariff_external_id": "tariff"})
+        self.upsert(self.name, Contract, values["external_id"], fields, batch, row=self.target(values, batch),
+                    keep=keep)
 
     def read_options(self) -> tuple:
         return (selectinload(Contract.counterparty), selectinload(Contract.branch), selectinload(Contract.tariff))
@@ -392,7 +402,8 @@ class Objects(Kind):
         values = item.values
         fields = {"contract": contract_of(batch, values["contract_external_id"]), "code": values["code"],
                   "name": values["name"], "address": values["address"]}
-        self.upsert(self.name, EnergyObject, values["external_id"], fields, batch, row=self.target(values, batch))
+        self.upsert(self.name, EnergyObject, values["external_id"], fields, batch, row=self.target(values, batch),
+                    keep=kept(item, ("address",)))
 
     def read_options(self) -> tuple:
         return (selectinload(EnergyObject.contract),)
@@ -466,13 +477,16 @@ class Meters(Kind):
             fields = {attr: values[column] for column, attr in self.point_columns.items()}
             fields["name"] = fields["name"] or values["serial"]
             fields["energy_object"] = batch.rows["objects"][values["object_external_id"]]
-            self.upsert("metering_points", MeteringPoint, point_id, fields, batch)
+            self.upsert("metering_points", MeteringPoint, point_id, fields, batch,
+                        keep=kept(item, self.point_columns, self.point_columns))
             state["applied"].add(point_id)
         fields = {column: values[column] for column in self.meter_columns}
         fields["metering_point"] = batch.rows["metering_points"][point_id]
         meter = batch.rows[self.name].get(values["external_id"])
-        registers_changed = meter is not None and self._sync_registers(meter, values["registers"])
-        meter = self.upsert(self.name, Meter, values["external_id"], fields, batch, also_changed=registers_changed)
+        registers_changed = (meter is not None and "registers" not in item.absent
+                             and self._sync_registers(meter, values["registers"]))
+        meter = self.upsert(self.name, Meter, values["external_id"], fields, batch, also_changed=registers_changed,
+                            keep=kept(item, self.meter_columns))
         if not meter.registers:
             self._sync_registers(meter, values["registers"])
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import selectinload
 from crm.models import BillingDocument, Contract, Payment
 from crm.models.billing import DocumentType, PaymentStatus, SaleKind
 from crm.services.billing_import_fields import EXTERNAL_ID, Choice, Day, Month, Number, Pdf, Text, reference
-from crm.services.billing_import_kinds import MONEY, Kind, contract_of, enum_values, ids_of, load_refs
+from crm.services.billing_import_kinds import MONEY, Kind, contract_of, enum_values, ids_of, kept, load_refs
 
 
 class Documents(Kind):
@@ -53,7 +53,7 @@ class Documents(Kind):
         pdf = values.get("pdf")
         pdf_changed = document is not None and pdf is not None and store_pdf(document, pdf, batch)
         document = self.upsert(self.name, BillingDocument, values["external_id"], fields, batch,
-                               also_changed=pdf_changed)
+                               also_changed=pdf_changed, keep=kept(item, self.columns))
         if pdf is not None and document.file_key is None:
             store_pdf(document, pdf, batch)
 
@@ -130,7 +130,8 @@ class Payments(Kind):
         fields["contract"] = contract_of(batch, values["contract_external_id"])
         document_id = values.get("document_external_id")
         fields["document"] = batch.rows["documents"][document_id] if document_id else None
-        self.upsert(self.name, Payment, values["external_id"], fields, batch)
+        keep = kept(item, (*self.columns, "document_external_id"), {"document_external_id": "document"})
+        self.upsert(self.name, Payment, values["external_id"], fields, batch, keep=keep)
 
     def read_options(self) -> tuple:
         return (selectinload(Payment.contract), selectinload(Payment.document))

@@ -332,3 +332,17 @@ def test_database_refusal_answers_409_writes_nothing_and_removes_the_stored_pdf(
     assert response.status_code == 409
     assert count(db, Contract) == 0 and count(db, BillingDocument) == 0
     assert sorted(root.rglob("*.pdf")) == before
+
+
+def test_fields_left_out_keep_their_values_when_a_record_is_sent_again(client, db, token):
+    put(client, "/api/v1/contracts/", [CONTRACT], token)
+    put(client, "/api/v1/objects/", [OBJECT], token)
+    put(client, "/api/v1/meters/", [{**METER, "model": "Меркурий 230"}], token)
+    short = {key: METER[key] for key in ("external_id", "object_external_id", "serial")}
+
+    again = put(client, "/api/v1/meters/", [short], token)
+
+    assert again.json["counts"]["meters"] == {"created": 0, "updated": 0, "unchanged": 1}
+    record = client.get("/api/v1/meters/M-1", headers=token).json
+    assert record["model"] == "Меркурий 230" and record["registers"] == ["A+:day", "A+:night"]
+    assert record["transformation_ratio"] == "40.0000"

@@ -448,3 +448,20 @@ def test_import_page_speaks_russian_by_default_and_english_when_chosen(app, db, 
 
     assert "Загрузка из биллинга: Платежи" in russian.text and "Скачать шаблон: Платежи" in russian.text
     assert "Import from billing: Payments" in english.text and "Download the template: Payments" in english.text
+
+
+def test_file_without_an_optional_column_keeps_the_stored_values_and_an_empty_cell_clears_them(db, base):
+    contracts_imported(db)
+    bi.import_file("objects", csv_cp1251(OBJECT_HEADER, OBJECT_ROWS), "objects.csv")
+    without_address = [row[:4] for row in OBJECT_ROWS]
+    emptied = [[*row[:4], None] for row in OBJECT_ROWS]
+
+    kept = bi.import_file("objects", csv_cp1251(OBJECT_HEADER[:4], without_address), "objects.csv")
+    address = db.session.scalar(select(EnergyObject.address).where(EnergyObject.external_id == "O-1"))
+    cleared = bi.import_file("objects", csv_cp1251(OBJECT_HEADER, emptied), "objects.csv")
+
+    assert kept == {"objects": {"created": 0, "updated": 0, "unchanged": 2}}
+    assert address == "г. Москва, ул. Заводская, д. 1"
+    assert cleared == {"objects": {"created": 0, "updated": 1, "unchanged": 1}}
+    db.session.expire_all()
+    assert db.session.scalar(select(EnergyObject.address).where(EnergyObject.external_id == "O-1")) is None
