@@ -63,6 +63,8 @@ def _ma_field(spec: bf.Field):
         return fields.Boolean(**options)
     if isinstance(spec, bf.RegisterList):
         return fields.List(fields.String(), **options)
+    if isinstance(spec, bf.EmailList):
+        return fields.List(fields.Email(), **options)
     metadata["format"] = "byte"
     return fields.String(**options)
 

@@ -282,6 +282,36 @@ class RegisterList(Field):
         return schema
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class EmailList(Field):
+    """E-mail addresses: a JSON list, or text separated by commas, semicolons or spaces; kept lower-case."""
+
+    default: Any = ()
+    openapi_type = "array"
+
+    def convert(self, raw: Any) -> tuple[str, ...]:
+        tokens = raw if isinstance(raw, list) else re.split(r"[,;\s]+", cell_text(raw) or "")
+        emails: list[str] = []
+        for token in tokens:
+            email = (cell_text(token) or "").lower()
+            if not email:
+                continue
+            if len(email) > 254 or not _EMAIL.match(email):
+                raise FieldError(_("“%(value)s” is not an e-mail address.", value=token))
+            if email not in emails:
+                emails.append(email)
+        return tuple(emails)
+
+    def dump(self, value: Any) -> Any:
+        return list(value or ())
+
+    def openapi(self) -> dict:
+        return {**super().openapi(), "items": {"type": "string", "format": "email"}}
+
+
 @dataclass(frozen=True)
 class Pdf(Field):
     """A PDF file in base64 (API only)."""

@@ -23,6 +23,7 @@ from crm.extensions import db
 from crm.models import (
     Branch,
     Contract,
+    ContractEmail,
     Counterparty,
     EnergyObject,
     Meter,
@@ -37,6 +38,7 @@ from crm.services.billing_import_fields import (
     EXTERNAL_ID,
     Choice,
     Day,
+    EmailList,
     Field,
     Flag,
     Integer,
@@ -249,12 +251,15 @@ class Contracts(Kind):
                description=_l("Opening balance, roubles (positive: the customer owes)."), example=Decimal("0")),
         Day("opening_balance_on", description=_l("Date of the opening balance.")),
         reference("tariff_external_id", _l("External id of the contract's tariff."), required=False),
+        EmailList("emails", description=_l("E-mails registered on the contract, separated by commas: a customer "
+                                           "who proves one of them may bind the contract in the portal."),
+                  example=("buh@romashka.example",)),
     )
 
     def load(self, items, batch) -> None:
         rows = list(db.session.scalars(select(Contract).where(or_(
             _in(Contract.external_id, ids_of(items)), _in(Contract.number, ids_of(items, "number")),
-            _in(Contract.account_number, ids_of(items, "account_number"))))))
+            _in(Contract.account_number, ids_of(items, "account_number")))).options(selectinload(Contract.emails))))
         batch.rows[self.name] = {row.external_id: row for row in rows if row.external_id}
         load_refs(batch, "counterparties", Counterparty, ids_of(items, "counterparty_external_id"))
         load_refs(batch, "tariffs", Tariff, ids_of(items, "tariff_external_id"))
@@ -329,11 +334,17 @@ class Contracts(Kind):
         tariff_id = values.get("tariff_external_id")
         fields["tariff"] = batch.rows["tariffs"][tariff_id] if tariff_id else None
         keep = kept(item, (*self.contract_columns, "tariff_external_id"), {"tariff_external_id": "tariff"})
-        self.upsert(self.name, Contract, values["external_id"], fields, batch, row=self.target(values, batch),
-                    keep=keep)
+        target = self.target(values, batch)
+        emails_changed = (target is not None and "emails" not in item.absent
+                          and _sync_emails(target, values["emails"]))
+        contract = self.upsert(self.name, Contract, values["external_id"], fields, batch, row=target, keep=keep,
+                               also_changed=emails_changed)
+        if target is None:
+            _sync_emails(contract, values["emails"])
 
     def read_options(self) -> tuple:
-        return (selectinload(Contract.counterparty), selectinload(Contract.branch), selectinload(Contract.tariff))
+        return (selectinload(Contract.counterparty), selectinload(Contract.branch), selectinload(Contract.tariff),
+                selectinload(Contract.emails))
 
     def export(self, row) -> dict:
         result = {f.name: f.dump(getattr(row, f.name, None)) for f in self.fields
@@ -345,7 +356,23 @@ class Contracts(Kind):
         result["counterparty_external_id"] = counterparty.external_id
         result["branch_code"] = row.branch.code
         result["tariff_external_id"] = row.tariff.external_id if row.tariff else None
+        result["emails"] = sorted(email.email for email in row.emails)
         return {f.name: result[f.name] for f in self.fields}
+
+
+def _sync_emails(contract, wanted: tuple[str, ...]) -> bool:
+    """Make the contract's e-mails exactly `wanted`; True when anything changed."""
+    current = {email.email.lower(): email for email in contract.emails}
+    changed = False
+    for address, email in current.items():
+        if address not in wanted:
+            contract.emails.remove(email)
+            changed = True
+    for address in wanted:
+        if address not in current:
+            contract.emails.append(ContractEmail(email=address))
+            changed = True
+    return changed
 
 
 class Objects(Kind):

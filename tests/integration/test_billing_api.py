@@ -346,3 +346,20 @@ def test_fields_left_out_keep_their_values_when_a_record_is_sent_again(client, d
     record = client.get("/api/v1/meters/M-1", headers=token).json
     assert record["model"] == "Меркурий 230" and record["registers"] == ["A+:day", "A+:night"]
     assert record["transformation_ratio"] == "40.0000"
+
+
+def test_contract_emails_are_replaced_by_the_list_sent_and_kept_when_left_out(client, db, token):
+    from crm.models import ContractEmail
+
+    put(client, "/api/v1/contracts/", [{**CONTRACT, "emails": "Buh@Romashka.example; boss@romashka.example"}], token)
+    changed = put(client, "/api/v1/contracts/", [{**CONTRACT, "emails": ["buh@romashka.example",
+                                                                        "new@romashka.example"]}], token)
+    left_out = put(client, "/api/v1/contracts/", [CONTRACT], token)
+    bad = put(client, "/api/v1/contracts/", [{**CONTRACT, "emails": "buh@romashka"}], {**token})
+
+    assert changed.json["counts"]["contracts"]["updated"] == 1
+    assert left_out.json["counts"]["contracts"]["unchanged"] == 1
+    assert client.get("/api/v1/contracts/C-1", headers=token).json["emails"] == ["buh@romashka.example",
+                                                                                 "new@romashka.example"]
+    assert count(db, ContractEmail) == 2
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "emails"
