@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import NamedTuple
 
@@ -368,10 +368,28 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
 
 # --- submission -----------------------------------------------------------------------------------
 
+@dataclass(frozen=True, slots=True)
+class NewReading:
+    """The values of a reading inserted in bulk by `submit_readings` (a file of 10 000 rows builds no ORM
+    object per row); it has a reading's attributes except `id`."""
+
+    register_id: int
+    period: date
+    value: Decimal
+    previous_value: Decimal | None
+    consumption: Decimal | None
+    rollover: bool
+    source: str
+    status: str
+    submitted_by_id: int | None
+    submitted_at: datetime
+    reject_reason: str | None = None
+
+
 @dataclass(frozen=True)
 class SavedReading:
     register: Register
-    reading: Reading
+    reading: Reading | NewReading     # the updated row, or the values of a row inserted in bulk
     consumption: Decimal | None       # None when there is no previous reading
     replaced: bool                    # an earlier submission of the period was replaced
 
@@ -434,14 +452,17 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
     if not window.is_open:
         problems.append(Problem(None, window.status_message()))
 
-    # Where each given register is (plain columns: a 10 000-row file loads no object twice).
-    located = {register_id: (meter_id, object_id, contract_id) for register_id, meter_id, object_id, contract_id
-               in db.session.execute(
-                   select(Register.id, Register.meter_id, EnergyObject.id, EnergyObject.contract_id)
-                   .join(Meter, Register.meter_id == Meter.id)
-                   .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
-                   .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
-                   .where(Register.id.in_(sorted(given))))} if given else {}
+    # Where each given register is, as plain columns (a 10 000-row file builds no object it does not need):
+    # its meter, object and contract, and per meter the point's ratio and losses and the object's status.
+    rows = db.session.execute(
+        select(Register.id, Register.meter_id, EnergyObject.id, EnergyObject.contract_id,
+               MeteringPoint.transformation_ratio, MeteringPoint.losses_percent, EnergyObject.status)
+        .join(Meter, Register.meter_id == Meter.id)
+        .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
+        .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
+        .where(Register.id.in_(sorted(given)))).all() if given else []
+    located = {row[0]: (row[1], row[2], row[3]) for row in rows}
+    place_of_meter = {row[1]: (row[4], row[5], row[6]) for row in rows}
     found: dict[int, int] = {}                  # register id → meter id, for the registers that may be saved
     for register_id in given:
         hit = located.get(register_id)
@@ -457,10 +478,7 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
     meter_ids = sorted(set(found.values()))
     # The meters are locked for the rest of the transaction so two submissions of one meter queue up.
     meters = {meter.id: meter for meter in db.session.scalars(
-        select(Meter).where(Meter.id.in_(meter_ids))
-        .options(selectinload(Meter.registers),
-                 joinedload(Meter.metering_point, innerjoin=True).joinedload(MeteringPoint.energy_object,
-                                                                             innerjoin=True))
+        select(Meter).where(Meter.id.in_(meter_ids)).options(selectinload(Meter.registers))
         .with_for_update(of=Meter))}
     all_register_ids = [register.id for meter in meters.values() for register in meter.registers]
     previous = _previous_readings(all_register_ids, period)
@@ -470,8 +488,7 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
     planned: list[tuple[Register, Decimal, Decimal | None, Decimal | None, bool]] = []
     for meter_id in meter_ids:
         meter = meters[meter_id]
-        point = meter.metering_point
-        energy_object = point.energy_object
+        ratio, losses_percent, object_status = place_of_meter[meter_id]
         open_registers = [register.id for register in meter.registers
                           if not (current.get(register.id) and current[register.id].status == ReadingStatus.ACCEPTED)]
         given_here = [register.id for register in meter.registers if register.id in given and register.id in found]
@@ -487,9 +504,9 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
                 problems.append(Problem(register.id, _("The reading for this period is accepted and cannot be "
                                                        "changed.")))
                 continue
-            if energy_object.status != InputStatus.WAITING:
+            if object_status != InputStatus.WAITING:
                 problems.append(Problem(register.id, _("The energy object does not accept readings now (status "
-                                                       "“%(status)s”).", status=_input_status(energy_object.status))))
+                                                       "“%(status)s”).", status=_input_status(object_status))))
                 continue
             if meter.status != InputStatus.WAITING:
                 problems.append(Problem(register.id, _("The meter does not accept readings now (status "
@@ -504,7 +521,7 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
             previous_value = before.value if before is not None else None
             try:
                 result = rules.consumption_between(previous_value, value, meter.digits_integer,
-                                                   point.transformation_ratio, point.losses_percent,
+                                                   ratio, losses_percent,
                                                    rollover_confirmed=register.id in confirm_rollover)
             except rules.ReadingValueError as exc:
                 problems.append(Problem(register.id, exc.message, exc.kind))
@@ -544,9 +561,9 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
         saved.append(SavedReading(register, reading, used, True))
     if new_rows:
         # A plain executemany (no RETURNING: SQLite would fall back to a statement per row for it); the
-        # result lists each new reading as a transient copy of its values (no id).
+        # result lists each new reading as a plain record of its values (no id, no ORM object per row).
         db.session.execute(insert(Reading), new_rows)
-        saved.extend(SavedReading(register, Reading(**row), used, False)
+        saved.extend(SavedReading(register, NewReading(**row), used, False)
                      for (register, used), row in zip(new_of, new_rows, strict=True))
     audit.record("readings.submitted", actor=user, subject_type="contract", subject_id=contract.id,
                  counterparty_id=contract.counterparty_id,
