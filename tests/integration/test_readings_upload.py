@@ -399,3 +399,17 @@ def test_upload_reads_with_a_constant_number_of_statements_whatever_the_number_o
     # unit of work (one multi-row INSERT per batch on PostgreSQL; SQLite gets a statement per row).
     assert len(reads(large)) == len(reads(small)), "\n".join(reads(large))
     assert saved(app)[ids[-1][0]] == (Decimal("20"), Decimal("10.0000"), "file")
+
+
+def test_upload_and_template_speak_english_when_the_user_switches_language(app, site):
+    client = signed_in(app)
+    assert client.get("/portal/lang/en").status_code == 302
+    sheet = _template(client, site).worksheets[0]
+    assert [cell.value for cell in sheet[1]] == HEADER
+    rows = good_rows(site) + [row(None, "X9999999", 5, zone="All day")]
+    response = upload(client, site, xlsx(rows))
+    assert response.status_code == 400
+    assert problems(response) == [("5", "Meter “X9999999” is not among this contract's meters available to you.")]
+    assert "The file has mistakes in 1 row: nothing is saved." in text(response)
+    response = upload(client, site, xlsx(good_rows(site)))       # Russian zone labels are read as well
+    assert response.status_code == 200 and "Readings saved" in text(response)
