@@ -223,7 +223,10 @@ def house_pay(house_id: int):
                 if request.form.get("rules") != "accepted":
                     errors = {"rules": _("Read the payment rules and confirm that you accept them.")}
                 else:
-                    kind = PaymentKind.DEBT if debt is not None else PaymentKind.PREPAYMENT
+                    # The debt preselects every unpaid document; a debt with none of them (an opening balance)
+                    # or no debt at all is paid as a prepayment.
+                    owed = debt is not None and payment_flow.unpaid_documents(summary.house.contract_id)
+                    kind = PaymentKind.DEBT if owed else PaymentKind.PREPAYMENT
                     try:
                         _intent, url = payment_flow.start_payment(grant, current_user, kind, amount, [], key)
                     except payment_flow.PaymentForbiddenError:

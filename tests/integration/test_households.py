@@ -313,6 +313,40 @@ def test_houses_page_shows_balance_and_last_reading_in_constant_statements_when_
     assert two.count == one.count, (one.statements, two.statements)
 
 
+def test_house_page_issues_the_same_statements_when_the_account_has_more_history(app, site, query_counter):
+    client = _client(app, "marina@test.example")
+    _add(client)
+    house_id = _house_id(app, site.owner, site.flat)
+    client.get(f"/portal/houses/{house_id}")
+    with query_counter() as before:
+        assert client.get(f"/portal/houses/{house_id}").status_code == 200
+    with app.app_context():
+        for n in range(12):
+            db.session.add(BillingDocument(contract_id=site.flat, doc_type="bill", number=f"9{n:03d}/57",
+                                           doc_date=date(2023, 1 + n, 2), period=date(2023, 1 + n, 1),
+                                           amount=Decimal("10.00"), amount_due=Decimal("0")))
+            db.session.add(Payment(contract_id=site.flat, paid_on=date(2023, 1 + n, 5), amount=Decimal("10.00")))
+        db.session.commit()
+    with query_counter() as after:
+        text = _text(client.get(f"/portal/houses/{house_id}"))
+    assert "Задолженность 1 200,50 ₽" in text
+    assert after.count == before.count
+
+
+def test_prepayment_is_started_when_the_account_has_no_debt(app, site):
+    client = _client(app, "marina@test.example")
+    _add(client, account="300100201", meter="40999999")
+    house_id = _house_id(app, site.owner, site.dacha)
+    url = f"/portal/houses/{house_id}/pay"
+    assert "Задолженности нет: сумма будет зачтена как аванс." in _text(client.get(url))
+    key = "a" * 32
+    done = client.post(url, data={"amount": "500", "key": key, "step": "2", "rules": "accepted"})
+    assert done.status_code == 302
+    with app.app_context():
+        intent = db.session.scalar(select(PaymentIntent))
+        assert (intent.kind, intent.amount, intent.document_ids) == ("prepayment", Decimal("500.00"), [])
+
+
 def test_households_menu_is_shown_to_individuals_and_not_to_legal_entities(app, site):
     marina = _client(app, "marina@test.example")
     _add(marina)
