@@ -42,6 +42,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from crm import clock
 from crm.access import ContractGrant
 from crm.extensions import db
+from crm.formatting import format_number
 from crm.models import (
     EnergyObject,
     InputStatus,
@@ -531,7 +532,7 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
                     and rules.is_jump(used, recent.get(register.id, []))):
                 problems.append(Problem(register.id, _(
                     "The consumption %(value)s is more than three times the average of the last periods: check "
-                    "the reading and confirm it.", value=rules._plain(used)), "jump"))
+                    "the reading and confirm it.", value=format_number(used, 4)), "jump"))
                 continue
             planned.append((register, value, previous_value, used, bool(result and result.rollover)))
     if problems:
