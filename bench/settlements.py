@@ -130,8 +130,11 @@ def measure(app, login: str, paths: list[str], n: int) -> list[tuple[str, int, f
 
 
 def run(url: str, label: str, years: int, n: int) -> None:
+    from crm.serving import prepare_for_serving
+
     print(f"\n== {label}")
     app, contract_id, login, today = build(url, years)
+    prepare_for_serving()  # as wsgi.py and `flask crm serve` do (bench/README.md, "Serving setup")
     base = f"/portal/contracts/{contract_id}"
     five_years = f"date_from={date(today.year - years, today.month, 1).isoformat()}&date_to={today.isoformat()}"
     paths = [f"{base}/settlements", f"{base}/reconciliation", f"{base}/reconciliation?{five_years}",

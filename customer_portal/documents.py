@@ -15,7 +15,7 @@ from crm.access import Capability
 from crm.formatting import format_period
 from crm.services import documents as service
 from customer_portal import bp, contract_route
-from customer_portal.settlements import pay_links_available
+from customer_portal.settlements import money_formatter, pay_links_available
 
 
 @bp.route("/contracts/<int:contract_id>/documents")
@@ -48,7 +48,7 @@ def documents(grant, contract_id: int):
         "portal/documents.html", grant=grant, contract=grant.contract, page=page, chosen=chosen, form=form,
         errors=errors, types=service.TYPES, labels=labels, periods=periods, pager=pager,
         docs_base=url_for("portal.documents", contract_id=contract_id), pay_links=pay_links_available(),
-        can_pay=grant.can(Capability.PAY), user_email=current_user.email,
+        can_pay=grant.can(Capability.PAY), user_email=current_user.email, fmt_money=money_formatter(),
         email_confirmed=bool(current_user.email and current_user.email_confirmed_at),
     ), (400 if errors else 200)
 

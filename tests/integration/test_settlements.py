@@ -249,3 +249,21 @@ def test_demo_accountant_and_director_open_the_seeds_act_when_the_demo_is_loaded
     client = app.test_client()
     f.login(client, "engineer@demo.example", demo_data.CUSTOMER_PASSWORD)
     assert client.get(f"/portal/contracts/{contract_id}/reconciliation").status_code == 404
+
+
+@pytest.mark.parametrize("locale", ["ru", "en"])
+def test_fast_money_formatter_gives_what_the_money_filter_gives_when_amounts_vary(app, locale):
+    import random
+
+    from crm.formatting import format_money
+    from customer_portal.settlements import money_formatter
+
+    rng = random.Random(5)
+    values = [D("0"), D("0.00"), D("-0.01"), D("1"), D("-198685.01"), D("1404989.65"), D("999999999999.99"), 7,
+              "12.5", D("12.345")]
+    values += [D(rng.randint(-10**12, 10**12)).scaleb(-2) for _ in range(500)]
+    with app.test_request_context():
+        fast = money_formatter(locale)
+        for value in values:
+            assert fast(value) == format_money(value, "₽", locale), value
+            assert fast(value, None) == format_money(value, None, locale), value
