@@ -149,20 +149,36 @@ def terms_of(rows) -> list[Term]:
     return terms or list(DEFAULT_TERMS)
 
 
+_ADVANCE, _FINAL, _BILL = PaymentTermKind.ADVANCE.value, PaymentTermKind.FINAL.value, DocumentType.BILL.value
+
+
+def _period_deadlines(period: date, terms: list[Term]) -> tuple[list[date], date]:
+    """The month's bill deadlines (in order) and its invoice deadline."""
+    advance = [t for t in terms if t.kind == _ADVANCE]
+    final = [t for t in terms if t.kind == _FINAL] or [DEFAULT_TERMS[-1]]
+    bills = sorted(term_date(period, t) for t in advance) or [term_date(period, final[0])]
+    return bills, term_date(period, final[-1])
+
+
 def due_date_for(doc_type: str, doc_date: date, period: date | None, terms: list[Term],
-                 stored: date | None = None) -> date:
-    """The payment deadline of a document: its own when it carries one, otherwise by the terms."""
+                 stored: date | None = None, cache: dict | None = None) -> date:
+    """The payment deadline of a document: its own when it carries one, otherwise by the terms: a bill on
+    the first advance deadline on or after its date, an invoice on the final deadline (not before its date).
+    `cache` keeps each month's deadlines for the next document of the same month."""
     if stored is not None:
         return stored
-    period = month_start(period or doc_date)
-    advance = [t for t in terms if t.kind == PaymentTermKind.ADVANCE.value]
-    final = [t for t in terms if t.kind == PaymentTermKind.FINAL.value] or [DEFAULT_TERMS[-1]]
-    if doc_type == DocumentType.BILL.value:
-        candidates = sorted(term_date(period, t) for t in advance) or [term_date(period, final[0])]
-        return next((day for day in candidates if day >= doc_date), doc_date)
-    if doc_type in INVOICE_TYPES:
-        return max(term_date(period, final[-1]), doc_date)
-    return doc_date
+    if doc_type != _BILL and doc_type not in INVOICE_TYPES:
+        return doc_date
+    period = (period or doc_date).replace(day=1)
+    deadlines = cache.get(period) if cache is not None else None
+    if deadlines is None:
+        deadlines = _period_deadlines(period, terms)
+        if cache is not None:
+            cache[period] = deadlines
+    bills, final = deadlines
+    if doc_type == _BILL:
+        return next((day for day in bills if day >= doc_date), doc_date)
+    return max(final, doc_date)
 
 
 def describe_term(term: Term) -> str:
@@ -185,19 +201,12 @@ def describe_term(term: Term) -> str:
 # --- reading documents ------------------------------------------------------------------------
 
 def _doc(row, terms: list[Term], cache: dict | None = None) -> Doc:
-    """A `Doc` of a row; `cache` keeps due dates already worked out for the same type, date and period."""
-    if row.due_date is not None:
-        due = row.due_date
-    else:
-        key = (row.doc_type, row.doc_date, row.period)
-        due = cache.get(key) if cache is not None else None
-        if due is None:
-            due = due_date_for(row.doc_type, row.doc_date, row.period, terms)
-            if cache is not None:
-                cache[key] = due
+    """A `Doc` of a row; `cache` keeps the deadlines of the months already seen."""
     return Doc(id=row.id, doc_type=row.doc_type, number=row.number, doc_date=row.doc_date,
-               period=month_start(row.period or row.doc_date), sale_kind=row.sale_kind,
-               amount=row.amount, amount_due=row.amount_due, due_date=due, file_key=row.file_key)
+               period=(row.period or row.doc_date).replace(day=1), sale_kind=row.sale_kind,
+               amount=row.amount, amount_due=row.amount_due,
+               due_date=due_date_for(row.doc_type, row.doc_date, row.period, terms, row.due_date, cache),
+               file_key=row.file_key)
 
 
 def _docs(rows, terms: list[Term]) -> list[Doc]:
