@@ -381,3 +381,25 @@ def test_pay_form_and_bank_page_are_in_english_when_english_chosen(app, shop):
     response = client.post(url, data={"idempotency_key": form_key(html)})
     bank = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Test bank — no real money" in bank and "Card number" in bank
+
+
+def test_callback_is_exempt_from_csrf_while_the_bank_form_is_protected(app, database_url, shop):
+    from app import create_app
+
+    protected = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": True})
+    with protected.app_context():
+        intent = new_intent(shop)
+        payload, signature = bank_callback(intent)
+        client = protected.test_client()
+        assert client.post("/portal/payments/callback/test", json=payload,
+                           headers={SIGNATURE_HEADER: "0" * 64}).get_json() == {"error": "bad signature"}
+        assert callback(client, payload, signature).get_json() == {"status": "paid"}
+        with protected.test_request_context():
+            checkout = get_provider().create_payment(new_intent(shop, docs=("INV-2",), key="m" * 20))
+        refused = client.post(checkout, data={"action": "pay", "number": APPROVED_CARD, "expiry": "12/30",
+                                              "cvc": "123", "holder": "IVAN PETROV"})
+        assert refused.status_code == 400 and count(Payment) == 1
+        from crm.extensions import db
+
+        db.session.remove()
+        db.engine.dispose()
