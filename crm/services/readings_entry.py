@@ -369,6 +369,17 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
 
 # --- submission -----------------------------------------------------------------------------------
 
+class _MeterFacts(NamedTuple):
+    """What `submit_readings` needs of a meter, read as plain columns (with its Register objects)."""
+
+    id: int
+    serial: str
+    status: str
+    digits_integer: int
+    digits_fraction: int
+    registers: list[Register]
+
+
 @dataclass(frozen=True, slots=True)
 class NewReading:
     """The values of a reading inserted in bulk by `submit_readings` (a file of 10 000 rows builds no ORM
@@ -478,9 +489,12 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
 
     meter_ids = sorted(set(found.values()))
     # The meters are locked for the rest of the transaction so two submissions of one meter queue up.
-    meters = {meter.id: meter for meter in db.session.scalars(
-        select(Meter).where(Meter.id.in_(meter_ids)).options(selectinload(Meter.registers))
-        .with_for_update(of=Meter))}
+    meters = {row.id: _MeterFacts(*row, []) for row in db.session.execute(
+        select(Meter.id, Meter.serial, Meter.status, Meter.digits_integer, Meter.digits_fraction)
+        .where(Meter.id.in_(meter_ids)).with_for_update(of=Meter))}
+    for register in db.session.scalars(select(Register).where(Register.meter_id.in_(meter_ids))
+                                       .order_by(Register.meter_id, Register.position, Register.id)):
+        meters[register.meter_id].registers.append(register)
     all_register_ids = [register.id for meter in meters.values() for register in meter.registers]
     previous = _previous_readings(all_register_ids, period)
     current = _current_readings(all_register_ids, period)
