@@ -140,7 +140,9 @@ def test_declined_card_marks_payment_failed_and_changes_no_debt_when_card_ends_i
     intent = database.session.scalars(select(PaymentIntent)).one()
     assert intent.status == "failed" and count(Payment) == 0
     assert fresh(BillingDocument, shop["docs"]["INV-1"]).amount_due == Decimal("100.50")
-    assert "Не прошёл" in client.get(f"/portal/payments/intents/{intent.id}").get_data(as_text=True)
+    page = client.get(f"/portal/payments/intents/{intent.id}").get_data(as_text=True)
+    assert "Не прошёл" in page
+    assert f'href="/portal/contracts/{shop["contract"].id}/documents/{shop["docs"]["INV-1"]}/pay"' in page
 
 
 def test_bank_refuses_card_when_number_fails_luhn(app, shop):
