@@ -114,21 +114,17 @@ def settlements(grant, contract_id: int):
     today = clock.today()
     errors: dict[str, str] = {}
     day = _date_arg("on", today, errors)
-    terms = service.contract_terms(contract.id)
-    debt = service.debt_on(contract, day, terms)
-    receivables = service.receivables(contract, terms)
     # The bills and the chart follow the chosen day, so a past day shows what was billed around it.
     bills_from = service.add_months(day.replace(day=1), 1 - BILLS_MONTHS)
-    bills = service.current_bills(contract, bills_from, day, terms)
-    current_period = day.replace(day=1)
-    totals = service.monthly_totals(contract, service.add_months(current_period, 1 - CHART_MONTHS), current_period)
+    chart_from = service.add_months(day.replace(day=1), 1 - CHART_MONTHS)
+    seen = service.overview(contract, day, bills_from, chart_from)
     return render_template(
-        "portal/settlements.html", grant=grant, contract=contract, debt=debt, day=day, today=today, errors=errors,
-        form={"on": (request.args.get("on") or "").strip()[:32] if errors else day.isoformat()},
-        receivables=receivables, unpaid_total=service.unpaid_total(receivables), terms=terms,
-        describe_term=service.describe_term, tariffs=service.tariffs(contract), bills=bill_rows(contract.id, bills),
-        bills_from=bills_from,
-        chart=chart_data(totals), chart_totals=totals, pay_links=pay_links_available(),
+        "portal/settlements.html", grant=grant, contract=contract, debt=seen.debt, day=day, today=today,
+        errors=errors, form={"on": (request.args.get("on") or "").strip()[:32] if errors else day.isoformat()},
+        receivables=seen.receivables, unpaid_total=service.unpaid_total(seen.receivables), terms=seen.terms,
+        describe_term=service.describe_term, tariffs=service.tariffs(contract),
+        bills=bill_rows(contract.id, seen.bills), bills_from=bills_from, chart=chart_data(seen.totals),
+        chart_totals=seen.totals, pay_links=pay_links_available(),
         can_pay=grant.can(Capability.PAY), label_doc=documents_service.document_title, fmt_money=money_formatter(),
     ), (400 if errors else 200)
 

@@ -320,14 +320,16 @@ def current_bills(contract: Contract, start: date, end: date, terms: list[Term] 
 
 
 def tariffs(contract: Contract) -> TariffView:
-    """The contract's current tariff and every rate of its tariff group, newest first (one statement)."""
-    current = contract.tariff
-    if current is None:
+    """The contract's current tariff and every rate of its tariff group, newest first (one statement, none
+    without a tariff)."""
+    if contract.tariff_id is None:
         return TariffView(None, [])
-    history = db.session.scalars(select(Tariff).where(or_(Tariff.group_code == current.group_code,
-                                                          Tariff.id == current.id))
-                                 .order_by(Tariff.valid_from.desc(), Tariff.zone)).all()
-    return TariffView(current, list(history))
+    group = select(Tariff.group_code).where(Tariff.id == contract.tariff_id).scalar_subquery()
+    history = list(db.session.scalars(select(Tariff).where(or_(Tariff.group_code == group,
+                                                               Tariff.id == contract.tariff_id))
+                                      .order_by(Tariff.valid_from.desc(), Tariff.zone)))
+    current = next((tariff for tariff in history if tariff.id == contract.tariff_id), None)
+    return TariffView(current, history if current else [])
 
 
 def unpaid_total(documents: list[Doc]) -> Decimal:
@@ -343,9 +345,10 @@ class MonthlyTotals:
     paid: list[Decimal]
 
 
-def monthly_totals(contract: Contract, first: date, last: date) -> MonthlyTotals:
-    """Invoiced and paid per month from the month of `first` to the month of `last` (two statements)."""
-    first, last = month_start(first), month_start(last)
+def monthly_totals(contract: Contract, first: date, until: date) -> MonthlyTotals:
+    """Invoiced (by billing month) and paid per month from the month of `first` to the month of `until`,
+    counting what was issued or received by `until` (two statements)."""
+    first, last = month_start(first), month_start(until)
     periods = []
     period = first
     while period <= last:
@@ -357,13 +360,13 @@ def monthly_totals(contract: Contract, first: date, last: date) -> MonthlyTotals
     month = func.coalesce(BillingDocument.period, BillingDocument.doc_date)
     for row in db.session.execute(select(month.label("month"), BillingDocument.amount).where(
             BillingDocument.contract_id == contract.id, BillingDocument.doc_type.in_(INVOICE_TYPES),
-            month >= first, month < end)):
+            month >= first, month < end, BillingDocument.doc_date <= until)):
         key = month_start(_as_date(row.month))
         if key in invoiced:
             invoiced[key] += row.amount
     for row in db.session.execute(select(Payment.paid_on, Payment.amount).where(
             Payment.contract_id == contract.id, Payment.status == PaymentStatus.PAID.value,
-            Payment.paid_on >= first, Payment.paid_on < end)):
+            Payment.paid_on >= first, Payment.paid_on <= until)):
         paid[month_start(row.paid_on)] += row.amount
     return MonthlyTotals(periods, [invoiced[p] for p in periods], [paid[p] for p in periods])
 
@@ -371,3 +374,60 @@ def monthly_totals(contract: Contract, first: date, last: date) -> MonthlyTotals
 def _as_date(value) -> date:
     """SQLite hands back COALESCE of two dates as text."""
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+@dataclass(frozen=True)
+class Overview:
+    """Everything the settlements page shows about money, read in four statements."""
+
+    debt: Debt
+    receivables: list[Doc]
+    bills: list[Doc]
+    totals: MonthlyTotals
+    terms: list[Term]
+
+
+def overview(contract: Contract, day: date, bills_from: date, chart_from: date) -> Overview:
+    """The debt on `day`, the unpaid documents, the bills from `bills_from` to `day` and invoices and payments
+    by month from the month of `chart_from` to the month of `day`: the same rules as `debt_on`, `receivables`,
+    `current_bills` and `monthly_totals`, with one read of the documents and two of the payments."""
+    terms = contract_terms(contract.id)
+    since = contract.opening_balance_on
+    chart_first, last = month_start(chart_from), month_start(day)
+    lower = min(since, bills_from, chart_first) if since else None
+    in_range = BillingDocument.doc_date <= day
+    if lower is not None:
+        in_range = in_range & (BillingDocument.doc_date >= lower)
+    rows = db.session.execute(select(*_DOC_COLUMNS).where(
+        BillingDocument.contract_id == contract.id, BillingDocument.doc_type.in_(PAYABLE_TYPES),
+        or_(in_range, BillingDocument.amount_due != 0)).order_by(BillingDocument.doc_date, BillingDocument.id)).all()
+    docs = _docs(rows, terms)
+    issued = [doc for doc in docs if doc.doc_date <= day and (lower is None or doc.doc_date >= lower)]
+    counted = [doc for doc in issued if since is None or doc.doc_date >= since]
+    # payments: the sum before the chart's first month, the rows from it on
+    conditions = [Payment.contract_id == contract.id, Payment.status == PaymentStatus.PAID.value,
+                  Payment.paid_on <= day]
+    if since is not None:
+        conditions.append(Payment.paid_on >= since)
+    before, before_count = db.session.execute(select(kopecks(Payment.amount), func.count(Payment.id))
+                                              .where(*conditions, Payment.paid_on < chart_first)).one()
+    recent = db.session.execute(select(Payment.paid_on, Payment.amount)
+                                .where(*conditions, Payment.paid_on >= chart_first)).all()
+    paid = rubles(before) + sum((row.amount for row in recent), ZERO)
+    debt = debt_from(contract, counted, paid, int(before_count or 0) + len(recent), day)
+    receivable = sorted((doc for doc in docs if doc.amount_due != 0),
+                        key=lambda doc: (doc.due_date, doc.doc_date, doc.id))
+    bills = [doc for doc in issued if doc.doc_type == _BILL and doc.doc_date >= bills_from]
+    periods = []
+    period = chart_first
+    while period <= last:
+        periods.append(period)
+        period = add_months(period, 1)
+    invoiced, paid_by_month = dict.fromkeys(periods, ZERO), dict.fromkeys(periods, ZERO)
+    for doc in issued:
+        if doc.doc_type in INVOICE_TYPES and doc.period in invoiced:
+            invoiced[doc.period] += doc.amount
+    for row in recent:
+        paid_by_month[month_start(row.paid_on)] += row.amount
+    totals = MonthlyTotals(periods, [invoiced[p] for p in periods], [paid_by_month[p] for p in periods])
+    return Overview(debt, receivable, bills, totals, terms)

@@ -156,3 +156,24 @@ def test_recommended_payment_counts_bills_issued_but_not_yet_due_when_they_excee
     debt = settlements.debt_on(seed003, date(2016, 7, 5))
     assert debt.amount == D("-74644.26")
     assert debt.recommended == D("92701.00")  # 167 345,26 − 74 644,26
+
+
+def test_overview_agrees_with_the_separate_rules_when_the_day_moves_through_2016(db, seed003):
+    db.session.add(BillingDocument(contract=seed003, doc_type="penalty_claim", number="П-2", doc_date=date(2016, 3, 3),
+                                   sale_kind="penalty", amount=D("10.00"), amount_due=D("10.00")))
+    db.session.add(BillingDocument(contract=seed003, doc_type="bill", number="Б-old", doc_date=date(2015, 12, 1),
+                                   amount=D("7.00"), amount_due=D("7.00")))  # before the opening balance
+    db.session.commit()
+    day = date(2015, 12, 20)
+    while day <= date(2016, 8, 15):
+        bills_from = settlements.add_months(day.replace(day=1), -2)
+        chart_from = settlements.add_months(day.replace(day=1), -11)
+        seen = settlements.overview(seed003, day, bills_from, chart_from)
+        debt = settlements.debt_on(seed003, day)
+        assert (seen.debt.amount, seen.debt.document_ids, seen.debt.recommended, seen.debt.penalties,
+                seen.debt.payments_count) == (debt.amount, debt.document_ids, debt.recommended, debt.penalties,
+                                              debt.payments_count), day
+        assert seen.bills == settlements.current_bills(seed003, bills_from, day), day
+        assert seen.totals == settlements.monthly_totals(seed003, chart_from, day), day
+        assert seen.receivables == settlements.receivables(seed003), day
+        day += timedelta(days=5)
