@@ -1,6 +1,6 @@
 """Back office for readings (SPEC B3, B9): the curator's review queue and primary acts, the export of
 submitted readings for billing and the import of the readings billing accepted. Thin: parse → service
-→ render. Curator and Admin act; Auditor reads (queue, acts, export)."""
+→ render. Curator and Admin act; Auditor reads (queue, acts, export); billing operators export and import."""
 from __future__ import annotations
 
 import io
@@ -21,6 +21,8 @@ from crm.services.spreadsheets import MAX_UPLOAD_BYTES, SpreadsheetError
 from crm.views import choices as ch
 
 READINGS_DESK_ACCESS = {"Curator": "edit", "Auditor": "read"}
+#: exchanging readings with billing is also the billing operators' work (like the other billing imports)
+READINGS_EXCHANGE_ACCESS = {"Curator": "edit", "Billing operator": "edit", "Auditor": "read"}
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -107,7 +109,7 @@ class ReadingsExchangeView(BaseView):
 
     route_base = "/admin/readings/billing"
     default_view = "export"
-    staff_access = READINGS_DESK_ACCESS
+    staff_access = READINGS_EXCHANGE_ACCESS
     method_permission_name = {"export": "export", "import_readings": "import"}
 
     def _render(self, **context):

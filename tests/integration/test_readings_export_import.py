@@ -255,3 +255,10 @@ def test_external_id_of_another_register_is_refused(app, site):
                                                      "direction": "A+", "period": "2024-01", "value": "1"}]))
         assert error.value.problems == [(1, "внешний идентификатор X-1 уже принадлежит показанию другой шкалы или "
                                             "другого периода")]
+
+
+def test_billing_operator_exports_and_imports_but_does_not_review(app, site):
+    client = _staff(app, "Billing operator")
+    assert client.get("/admin/readings/billing/?period=2024-01&format=csv").status_code == 200
+    assert _upload(client, _xlsx(GOOD), "accepted.xlsx").status_code == 200
+    assert client.get("/admin/readings/review/").status_code == 403
