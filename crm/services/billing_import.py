@@ -114,7 +114,7 @@ def kinds():
 
 
 def kind_of(name: str):
-    """The kind named `name` (`contracts`, `objects` …) or `BillingImportError`-free `ServiceError`."""
+    """The kind named `name` (`contracts`, `objects` …); a `ServiceError` (404) for an unknown name."""
     for kind in kinds():
         if kind.name == name:
             return kind
@@ -125,6 +125,8 @@ def import_items(batch_items: dict[str, list[Item]], *, source: str, actor=None,
     """Validate and upsert one batch (kind name → items) in one transaction; the counts per kind.
     Raises `BillingImportError` with every problem (nothing written) or `ImportConflictError`."""
     ordered = [kind for kind in kinds() if batch_items.get(kind.name)]
+    if not ordered:
+        return {}
     total = sum(len(batch_items[kind.name]) for kind in ordered)
     if total > MAX_ITEMS:
         raise ServiceError(_("A batch may hold at most %(max)s records; this one has %(count)s.",

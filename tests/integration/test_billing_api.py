@@ -363,3 +363,13 @@ def test_contract_emails_are_replaced_by_the_list_sent_and_kept_when_left_out(cl
                                                                                  "new@romashka.example"]
     assert count(db, ContractEmail) == 2
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "emails"
+
+
+def test_empty_list_answers_zero_counts_and_writes_nothing(client, db, token):
+    from crm.models import AuditLog
+
+    response = put(client, "/api/v1/payments/", [], token)
+
+    assert response.status_code == 200
+    assert (response.json["created"], response.json["updated"], response.json["unchanged"]) == (0, 0, 0)
+    assert count(db, AuditLog) == 0
