@@ -216,7 +216,11 @@ def request_email(contract_id: int, document_id: int, user) -> str:
     from workflows.jobs import send_document_job
     from workflows.queue import enqueue
 
-    enqueue(send_document_job, document_id, user.id, contract_id)
+    try:
+        enqueue(send_document_job, document_id, user.id, contract_id)
+    except Exception as exc:  # Redis down: nothing was promised yet, so say so instead of failing the page
+        raise DocumentEmailError(_("The document could not be queued for sending. Try again in a few minutes."),
+                                 field="email", status=503) from exc
     return user.email
 
 

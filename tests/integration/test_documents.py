@@ -236,3 +236,18 @@ def test_history_is_paged_by_fifty_when_there_are_more_documents(setup, db, quer
     # a page past the end shows the last one; a bad page number the first
     assert _numbers(_plain(client.get(url + "&page=99").get_data(as_text=True))) == _numbers(page_three)
     assert _numbers(_plain(client.get(url + "&page=x").get_data(as_text=True)))[0] == "С-0201"
+
+
+def test_send_to_email_says_so_when_the_queue_is_down(setup, db, monkeypatch):
+    import workflows.queue
+
+    def down(*_args, **_kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(workflows.queue, "enqueue", down)
+    doc = setup["docs"]["С-0201"]
+    response = setup["client"].post(f"/portal/contracts/{setup['id']}/documents/{doc.id}/send")
+    assert response.status_code == 302
+    page = _plain(setup["client"].get(response.headers["Location"]).get_data(as_text=True))
+    assert "Не удалось поставить документ в очередь на отправку" in page and SEED_MESSAGE not in page
+    assert db.session.scalar(select(func.count(EmailOutbox.id))) == 0
