@@ -7,8 +7,8 @@ URL, so a document of another contract is simply not found. A document downloads
 from the print template. "Send to e-mail" enqueues `send_document_job`, which prepares the PDF, keeps it
 in the storage and sends it through the outbox as an attachment to the user's confirmed e-mail.
 
-`documents_history()` issues two statements whatever the number of documents (the rows, at most
-`MAX_ROWS`, and their count). Read helpers never commit; `send_document` commits once.
+`documents_history()` issues two statements whatever the number of documents (their count, and one page
+of `PAGE_SIZE` rows). Read helpers never commit; `send_document` commits once.
 """
 from __future__ import annotations
 
