@@ -60,10 +60,11 @@ def enum_values(enum) -> tuple[str, ...]:
 def _differs(row, name: str, value) -> bool:
     """Whether `row.name` differs from `value`; a relation is compared by its foreign key, so checking an
     unchanged row loads nothing."""
-    if isinstance(value, Model) or (value is None and name in _RELATIONS):
-        current_id = getattr(row, f"{name}_id")
-        return current_id is None if value is not None and value.id is None else \
-            current_id != (value.id if value is not None else None)
+    if isinstance(value, Model):
+        # A parent created in this batch has no id yet: the row cannot point at it already.
+        return value.id is None or getattr(row, f"{name}_id") != value.id
+    if value is None and name in _RELATIONS:
+        return getattr(row, f"{name}_id") is not None
     return getattr(row, name) != value
 
 

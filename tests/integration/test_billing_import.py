@@ -465,3 +465,19 @@ def test_file_without_an_optional_column_keeps_the_stored_values_and_an_empty_ce
     assert cleared == {"objects": {"created": 0, "updated": 1, "unchanged": 1}}
     db.session.expire_all()
     assert db.session.scalar(select(EnergyObject.address).where(EnergyObject.external_id == "O-1")) is None
+
+
+def test_meter_moves_to_a_metering_point_created_in_the_same_file(db, base):
+    contracts_imported(db)
+    bi.import_file("objects", csv_cp1251(OBJECT_HEADER, OBJECT_ROWS), "objects.csv")
+    bi.import_file("meters", xlsx(METER_HEADER, METER_ROWS[:1]), "meters.xlsx")
+    moved = [list(METER_ROWS[0])]
+    moved[0][1], moved[0][2], moved[0][3] = "O-2", "P-NEW", "ТУ склада"
+
+    counts = bi.import_file("meters", xlsx(METER_HEADER, moved), "meters.xlsx")
+
+    assert counts == {"metering_points": {"created": 1, "updated": 0, "unchanged": 0},
+                      "meters": {"created": 0, "updated": 1, "unchanged": 0}}
+    db.session.expire_all()
+    meter = db.session.scalar(select(Meter).where(Meter.external_id == "M-1"))
+    assert meter.metering_point.external_id == "P-NEW" and meter.metering_point.energy_object.external_id == "O-2"
