@@ -14,7 +14,6 @@ import secrets
 from flask import Response, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from werkzeug.routing import BuildError
 
 from crm import clock
 from crm.access import Capability
@@ -76,13 +75,8 @@ def _confirmed(pending: dict) -> tuple[list[int], list[int]]:
 
 
 def entry_url(contract_id: int) -> str:
-    """The readings entry page (helper A's), or the readings history while it is not there."""
-    for endpoint in ("portal.readings_submit", "portal.readings_entry", "portal.readings"):
-        try:
-            return url_for(endpoint, contract_id=contract_id)
-        except BuildError:
-            continue
-    return url_for("portal.index")
+    """The readings entry page («Передать показания»), where the upload form lives."""
+    return url_for("portal.readings_entry", contract_id=contract_id)
 
 
 def _render(grant, status: int = 200, **values):
