@@ -331,3 +331,18 @@ def test_readings_entry_page_shows_interval_and_integral_consumption_and_delta(a
     assert "I0000003 Апрель 2026 — — —" in page
     assert "P0000002 Апрель" not in page
     assert 'accept=".xlsx,.xls"' in response.get_data(as_text=True)
+
+
+def test_profile_page_and_messages_speak_english_when_the_user_switches_language(app, site):
+    client = signed_in(app)
+    assert client.get("/portal/lang/en").status_code == 302
+    page = text(client.get(f"/portal/contracts/{site.contract}/meters/{site.interval}/profile"))
+    assert "Hourly profile of meter № I0000001" in page and "No primary acts yet" in page
+    rows = grid()
+    rows[0].append("31.04.2026")
+    for row in rows[1:]:
+        row.append(Decimal(1))
+    response = upload(client, site, xlsx(rows))
+    assert response.status_code == 400
+    assert problems(response) == ["Cell AF1: the date “31.04.2026” does not exist: April 2026 has 30 days."]
+    assert act_count(app) == 0
