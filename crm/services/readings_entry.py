@@ -205,6 +205,23 @@ def _previous_readings(register_ids_query, period: date) -> dict[int, Reading]:
     return found
 
 
+def _previous_values(register_ids, period: date) -> dict[int, Decimal]:
+    """`_previous_readings` as plain values (what `submit_readings` needs; no ORM object per register)."""
+    latest = (select(Reading.register_id, func.max(Reading.period).label("period"))
+              .where(Reading.register_id.in_(register_ids), Reading.period < period,
+                     Reading.status != ReadingStatus.REJECTED.value)
+              .group_by(Reading.register_id).subquery())
+    rows = db.session.execute(
+        select(Reading.register_id, Reading.value).join(latest, and_(Reading.register_id == latest.c.register_id,
+                                                                     Reading.period == latest.c.period))
+        .where(Reading.status != ReadingStatus.REJECTED.value)
+        .order_by(Reading.submitted_at.desc(), Reading.id.desc()))
+    found: dict[int, Decimal] = {}
+    for register_id, value in rows:
+        found.setdefault(register_id, value)
+    return found
+
+
 def _current_readings(register_ids_query, period: date, *, lock: bool = False) -> dict[int, Reading]:
     """Per register: its reading of `period` (the latest should a register have two)."""
     query = (select(Reading).where(Reading.register_id.in_(register_ids_query), Reading.period == period)
@@ -496,7 +513,7 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
                                        .order_by(Register.meter_id, Register.position, Register.id)):
         meters[register.meter_id].registers.append(register)
     all_register_ids = [register.id for meter in meters.values() for register in meter.registers]
-    previous = _previous_readings(all_register_ids, period)
+    previous = _previous_values(all_register_ids, period)
     current = _current_readings(all_register_ids, period)
     recent = _recent_consumption(all_register_ids, period)
 
@@ -532,8 +549,7 @@ def submit_readings(grant: ContractGrant, user, entries: Mapping[int, str | Deci
             except rules.ReadingValueError as exc:
                 problems.append(Problem(register.id, exc.message, exc.kind))
                 continue
-            before = previous.get(register.id)
-            previous_value = before.value if before is not None else None
+            previous_value = previous.get(register.id)
             try:
                 result = rules.consumption_between(previous_value, value, meter.digits_integer,
                                                    ratio, losses_percent,
