@@ -64,7 +64,8 @@ def create_app(config: Any = None) -> Flask:
         register_views(appbuilder)
         from customer_portal import register_portal
         register_portal(app, appbuilder)
-        from crm.test_acquirer import register_test_acquirer; register_test_acquirer(app)  # noqa: E702
+        from crm.test_acquirer import register_test_acquirer
+        register_test_acquirer(app)
 
     register_template_filters(app)
 

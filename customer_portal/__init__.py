@@ -27,12 +27,26 @@ CONTENT_SECURITY_POLICY = "; ".join([
 
 def register_portal(app: Flask, appbuilder) -> None:
     """Register the blueprint and point Flask-Login's redirects at the portal sign-in page."""
-    from customer_portal import auth, contracts, home, language, pay, payments, profile, readings, signup, tasks  # noqa: F401  (routes attach to bp)
-    from customer_portal import interval_profiles, readings_files  # noqa: F401  (readings file, hourly profiles)
-    from customer_portal import meters, readings_entry  # noqa: F401  (objects, meters, readings entry)
-    from customer_portal import interval_profiles, readings_files  # noqa: F401  (readings file, hourly profiles)
-    from customer_portal import households  # noqa: F401  (houses, household wizards, receipts)
-    from customer_portal import documents, settlements  # noqa: F401  (settlements, reconciliation act, documents)
+    # Each section's routes attach to `bp` when its module is imported.
+    from customer_portal import (  # noqa: F401
+        auth,
+        contracts,
+        documents,
+        home,
+        households,
+        interval_profiles,
+        language,
+        meters,
+        pay,
+        payments,
+        profile,
+        readings,
+        readings_entry,
+        readings_files,
+        settlements,
+        signup,
+        tasks,
+    )
 
     app.register_blueprint(bp)
     sm = appbuilder.sm
