@@ -132,11 +132,12 @@ def row_summaries(history: ReadingsHistory) -> dict[tuple[int, date], tuple[list
 def readings(grant, contract_id: int):
     """The readings history of the contract within the user's object scope; bad filters get a message and
     the default view, never data of an object outside the scope."""
-    problems, history = _history(grant)
+    problems, history = _history(grant, per_page=readings_service.METERS_PER_PAGE)
     unit = unit_of(grant.contract)
     cache: dict = {}
     charts = {meter.meter.id: chart_data(meter, unit, cache) for obj in history.objects for meter in obj.meters}
     export_args = {key: value for key, value in request.args.items() if key in ("from", "to", "object", "status")}
+    filters = {} if problems else export_args          # kept in the links to the other pages
     # Made once per request instead of per row: with hundreds of meters × months the page stays fast.
     badges = {status: Markup('<span class="badge rounded-pill status-badge status-{}">{}</span>').format(
         badge("reading_status", status), label("reading_status", status)) for status in readings_service.STATUSES}
@@ -148,24 +149,35 @@ def readings(grant, contract_id: int):
                            summaries=row_summaries(history),
                            unit=unit, charts=charts, register_label=register_label, reading_value=reading_value,
                            statuses=readings_service.STATUSES, quick_args=quick_args,
-                           quick_periods=QUICK_PERIODS, export_args={} if problems else export_args), \
+                           quick_periods=QUICK_PERIODS, export_args=filters, filters=filters,
+                           per_page=readings_service.METERS_PER_PAGE), \
         (400 if problems else 200)
 
 
-def _history(grant) -> tuple[list[str], ReadingsHistory]:
-    """The history of the query string's filter, or of the default filter with the problems found."""
+def _page(raw: str | None) -> int:
+    """The `page` query argument; anything but a small positive number is page 1 (no error)."""
+    raw = (raw or "").strip()
+    return int(raw) if raw.isdigit() and len(raw) <= 6 else 1
+
+
+def _history(grant, per_page: int | None = None) -> tuple[list[str], ReadingsHistory]:
+    """The history of the query string's filter, or of the default filter with the problems found;
+    `per_page` meters of the query string's page (None: the whole filter, for the export)."""
     problems: list[str] = []
+    page = _page(request.args.get("page"))
     try:
         chosen = readings_service.parse_filter(request.args)
     except ReadingsFilterError as exc:
         problems, chosen = exc.messages, readings_service.default_filter()
     try:
         history = readings_service.readings_history(grant, chosen.period_from, chosen.period_to,
-                                                    chosen.energy_object_id, chosen.status)
+                                                    chosen.energy_object_id, chosen.status,
+                                                    page=page, per_page=per_page)
     except ReadingsFilterError as exc:
         problems += exc.messages
         chosen = readings_service.default_filter()
-        history = readings_service.readings_history(grant, chosen.period_from, chosen.period_to)
+        history = readings_service.readings_history(grant, chosen.period_from, chosen.period_to,
+                                                    page=page, per_page=per_page)
     return problems, history
 
 
@@ -226,8 +238,9 @@ def history_xlsx(history: ReadingsHistory, unit: str) -> bytes:
 @bp.route("/contracts/<int:contract_id>/readings/export.xlsx")
 @contract_route(Capability.VIEW_READINGS)
 def readings_export(grant, contract_id: int):
-    """The history page's current filter as an xlsx download (a bad filter exports the default view)."""
-    _problems, history = _history(grant)
+    """The history page's current filter as an xlsx download (a bad filter exports the default view):
+    every meter of the filter, not one page of them."""
+    _problems, history = _history(grant, per_page=None)
     body = history_xlsx(history, unit_of(grant.contract))
     chosen = history.filter
     name = f"readings-{grant.contract.number}-{chosen.period_from:%Y-%m}-{chosen.period_to:%Y-%m}.xlsx"

@@ -5,8 +5,11 @@ Everything goes through the caller's `ContractGrant`, so a power engineer limite
 never reaches the readings of the others, whatever the query string says.
 
 `readings_history()` is a read helper: it never commits and issues a constant number of statements
-whatever the number of objects, meters, registers or months (objects; metering points, meters and
-registers with `selectinload`; one query for the readings). Values stay `Decimal` end to end.
+whatever the number of objects, meters, registers or months (objects; the filter's meters with their
+reading counts as plain rows; the page's meters with their points and registers; one query for the
+page's readings). The page shows whole meters, `METERS_PER_PAGE` a page, so a meter's registers and
+chart stay together; the totals (meters, readings) are those of the whole filter, counted in SQL.
+Values stay `Decimal` end to end.
 """
 from __future__ import annotations
 
@@ -17,8 +20,8 @@ from datetime import date
 from decimal import Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm import clock
 from crm.access import ContractGrant
@@ -37,6 +40,8 @@ from crm.services import ServiceError
 DEFAULT_MONTHS = 12
 #: the widest range one page shows (ten years); a wider one is refused with a message
 MAX_MONTHS = 120
+#: meters on one page of the history (whole meters: a meter's registers and chart stay together)
+METERS_PER_PAGE = 20
 STATUSES: tuple[str, ...] = tuple(status.value for status in ReadingStatus)
 _MONTH = re.compile(r"^\s*(\d{4})-(\d{1,2})\s*$")
 
@@ -189,26 +194,36 @@ class ObjectHistory:
 
 @dataclass
 class ReadingsHistory:
-    """The history page's data: the filter used, the objects to choose from and the objects shown."""
+    """The history page's data: the filter used, the objects to choose from and the objects shown (those
+    of the current page); `meter_total` and `reading_total` count the whole filter, every page."""
 
     filter: HistoryFilter
     available_objects: list[EnergyObject]     # within the grant's scope, for the filter
     objects: list[ObjectHistory]
     scoped: bool                              # the grant covers only some of the contract's objects
+    page: int = 1
+    page_count: int = 1
+    meter_total: int = 0                      # meters of the filter, on every page
+    reading_total: int = 0                    # readings of the filter, on every page
 
     @property
     def reading_count(self) -> int:
+        """Readings of the shown page."""
         return sum(obj.reading_count for obj in self.objects)
 
     @property
     def meter_count(self) -> int:
+        """Meters of the shown page."""
         return sum(len(obj.meters) for obj in self.objects)
 
 
 def readings_history(grant: ContractGrant, period_from: date, period_to: date,
-                     energy_object_id: int | None = None, status: str | None = None) -> ReadingsHistory:
+                     energy_object_id: int | None = None, status: str | None = None,
+                     page: int = 1, per_page: int | None = None) -> ReadingsHistory:
     """The contract's readings from `period_from` to `period_to` (months), per object → meter, within
-    the grant's object scope; one object or all (None); one status or all (None). Five statements.
+    the grant's object scope; one object or all (None); one status or all (None). Whole meters are paged,
+    `per_page` a page (None: every meter, as the xlsx export wants); a page out of range gives the
+    nearest one. Five statements, whatever the number of meters, registers or months.
 
     Raises `ReadingsFilterError` for a reversed or too long range, an unknown status, or an object
     that is not the contract's or is outside the grant's scope (nothing of it is read).
@@ -236,46 +251,77 @@ def readings_history(grant: ContractGrant, period_from: date, period_to: date,
         return history
 
     shown_ids = [obj.id for obj in shown]
-    points = db.session.scalars(
-        select(MeteringPoint).where(MeteringPoint.energy_object_id.in_(shown_ids))
-        .order_by(MeteringPoint.name, MeteringPoint.id)
-        .options(selectinload(MeteringPoint.meters).selectinload(Meter.registers))
-    ).all()
-    readings_query = (
-        select(Reading)
-        .join(Register, Reading.register_id == Register.id)
-        .join(Meter, Register.meter_id == Meter.id)
-        .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
-        .where(MeteringPoint.energy_object_id.in_(shown_ids),
-               Reading.period >= period_from, Reading.period <= period_to)
-        .order_by(Reading.period.desc(), Reading.register_id, Reading.submitted_at.desc(), Reading.id.desc())
-    )
+    in_filter = [Reading.period >= period_from, Reading.period <= period_to]
     if status is not None:
-        readings_query = readings_query.where(Reading.status == status)
-    # A register has one reading per period; should a resubmission leave two, the latest one is shown.
+        in_filter.append(Reading.status == status)
+    # Per meter of the filter (plain rows, page order): how many (register, period) it has readings for
+    # — a register shows one reading per period, the latest should a resubmission leave two.
+    pairs = (select(Reading.register_id, Reading.period).where(*in_filter)
+             .group_by(Reading.register_id, Reading.period).subquery())
+    counts = (select(Register.meter_id.label("meter_id"), func.count().label("readings"))
+              .join(pairs, pairs.c.register_id == Register.id).group_by(Register.meter_id).subquery())
+    meter_rows = db.session.execute(
+        select(Meter.id, MeteringPoint.energy_object_id, func.coalesce(counts.c.readings, 0))
+        .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
+        .outerjoin(counts, counts.c.meter_id == Meter.id)
+        .where(MeteringPoint.energy_object_id.in_(shown_ids))
+        .order_by(MeteringPoint.name, MeteringPoint.id, Meter.serial, Meter.id)).all()
+    meters_of: dict[int, list[int]] = {}
+    for meter_id, energy_object_id_, readings in meter_rows:
+        # Filtering by status asks "which readings are rejected (…)": meters with none are noise.
+        if status is not None and not readings:
+            continue
+        meters_of.setdefault(energy_object_id_, []).append(meter_id)
+        history.reading_total += readings
+    ordered = [(obj, meters_of.get(obj.id, [])) for obj in shown if meters_of.get(obj.id) or status is None]
+
+    history.meter_total = total = sum(len(meter_ids) for _obj, meter_ids in ordered)
+    if per_page:
+        history.page_count = max(1, -(-total // per_page))
+        history.page = min(max(int(page or 1), 1), history.page_count)
+        first, last = (history.page - 1) * per_page, history.page * per_page
+    else:
+        first, last = 0, total
+    position = 0
+    page_meters: list[tuple[EnergyObject, list[int]]] = []
+    for obj, meter_ids in ordered:
+        taken = meter_ids[max(0, first - position):max(0, last - position)]
+        empty_here = not meter_ids and (first <= position < last or (history.page == history.page_count
+                                                                     and position >= first))
+        if taken or empty_here:
+            page_meters.append((obj, taken))
+        position += len(meter_ids)
+
+    wanted = [meter_id for _obj, meter_ids in page_meters for meter_id in meter_ids]
+    loaded: dict[int, Meter] = {}
     latest: dict[tuple[int, date], Reading] = {}
-    for reading in db.session.scalars(readings_query):
-        latest.setdefault((reading.register_id, reading.period), reading)
+    if wanted:
+        loaded = {meter.id: meter for meter in db.session.scalars(
+            select(Meter).where(Meter.id.in_(wanted))
+            .options(joinedload(Meter.metering_point), selectinload(Meter.registers)))}
+        readings_query = (
+            select(Reading)
+            .join(Register, Reading.register_id == Register.id)
+            .where(Register.meter_id.in_(wanted), *in_filter)
+            .order_by(Reading.period.desc(), Reading.register_id, Reading.submitted_at.desc(), Reading.id.desc())
+        )
+        # A register has one reading per period; should a resubmission leave two, the latest one is shown.
+        for reading in db.session.scalars(readings_query):
+            latest.setdefault((reading.register_id, reading.period), reading)
 
     periods_of: dict[int, set[date]] = {}
     for register_id, period in latest:
         periods_of.setdefault(register_id, set()).add(period)
 
-    meters_by_object: dict[int, list[MeterHistory]] = {}
-    for point in points:
-        for meter in point.meters:
+    for obj, meter_ids in page_meters:
+        meters = []
+        for meter_id in meter_ids:
+            meter = loaded[meter_id]
             registers = list(meter.registers)
             periods = set().union(*(periods_of.get(register.id, set()) for register in registers))
             rows = [PeriodRow(period, [latest.get((register.id, period)) for register in registers])
                     for period in sorted(periods, reverse=True)]
-            meters_by_object.setdefault(point.energy_object_id, []).append(
-                MeterHistory(meter=meter, metering_point=point, registers=registers, rows=rows))
-    for obj in shown:
-        meters = meters_by_object.get(obj.id, [])
-        if status is not None:
-            # Filtering by status asks "which readings are rejected (…)": meters with none are noise.
-            meters = [meter for meter in meters if meter.rows]
-            if not meters:
-                continue
+            meters.append(MeterHistory(meter=meter, metering_point=meter.metering_point, registers=registers,
+                                       rows=rows))
         history.objects.append(ObjectHistory(energy_object=obj, meters=meters))
     return history

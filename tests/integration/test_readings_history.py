@@ -6,6 +6,7 @@ context (see tests/integration/test_portal.py for why).
 from __future__ import annotations
 
 import html as html_lib
+import io
 import json
 import re
 from contextlib import contextmanager
@@ -387,3 +388,92 @@ def test_demo_readings_page_renders_for_the_power_engineer(app):
     assert not any(code in html for code in outside)
     assert len(_periods(html)) >= 12
     assert "Передано через личный кабинет" in html and "data-readings-chart" in html
+
+
+# --- pages of meters ---------------------------------------------------------------------------------
+
+def _meter_serials(html: str) -> list[str]:
+    """The serials of the meters shown, in page order."""
+    return re.findall(r'<span class="font-monospace">№ ([^<]+)</span>', html)
+
+
+def _contract_with_meters(app, count: int, login: str) -> int:
+    """A contract with `count` one-register meters on 3 objects, each with 3 months of readings."""
+    with data(app):
+        contract = f.contract()
+        objects = [f.energy_object(contract, code=f"EO-{n}") for n in range(3)]
+        for index in range(count):
+            (register,) = f.meter(objects[index % 3], serial=f"P{index:07d}").registers
+            for number, period in enumerate(_months(3)):
+                reading(register, period, 100 + number, 1)
+        f.grant(f.user(login), contract, "manager")
+        return contract.id
+
+
+def test_history_pages_whole_meters_and_states_the_totals_of_the_whole_filter(app):
+    from crm.services.readings import METERS_PER_PAGE
+
+    count = METERS_PER_PAGE + 5
+    contract_id = _contract_with_meters(app, count, "pages@test.example")
+    client = _signed_in(app, "pages@test.example")
+    first = _main(client.get(_url(contract_id)))
+    second = _main(client.get(_url(contract_id, "?page=2")))
+    shown_first, shown_second = _meter_serials(first), _meter_serials(second)
+    assert len(shown_first) == METERS_PER_PAGE and len(shown_second) == 5
+    assert sorted(shown_first + shown_second) == [f"P{index:07d}" for index in range(count)]
+    for html in (first, second):
+        # the header counts the whole filter, not the page
+        assert f"Приборов учёта: {count}" in html
+        assert f"Показаний: {count * 3}" in html
+        assert "Страницы приборов учёта" in html
+        assert 'data-readings-chart' in html
+    assert f"Приборы учёта 1–{METERS_PER_PAGE} из {count}." in first
+    assert f"Приборы учёта {METERS_PER_PAGE + 1}–{count} из {count}." in second
+    # a meter's periods stay together: 3 rows per meter shown
+    assert len(_periods(first)) == METERS_PER_PAGE * 3 and len(_periods(second)) == 5 * 3
+    # page links keep the filter; the quick periods keep the page; the export link exports the whole filter
+    filtered = _main(client.get(_url(contract_id, "?from=2024-04&to=2024-06&page=2")))
+    assert f'href="/portal/contracts/{contract_id}/readings?page=1&amp;from=2024-04&amp;to=2024-06"' in filtered
+    quick = re.findall(r'class="btn btn-sm btn-outline-secondary" href="([^"]+)"', filtered)
+    assert quick and all("page=2" in link for link in quick)
+    export = re.search(r'id="readings-export"\s+href="([^"]+)"', filtered).group(1)
+    assert "page" not in export
+
+
+@pytest.mark.parametrize("query", ["?page=99", "?page=0", "?page=abc", "?page=-1", "?page=9999999999", "?page="])
+def test_out_of_range_or_malformed_page_falls_back_to_a_valid_page(app, query):
+    from crm.services.readings import METERS_PER_PAGE
+
+    count = METERS_PER_PAGE + 5
+    contract_id = _contract_with_meters(app, count, "badpage@test.example")
+    response = _signed_in(app, "badpage@test.example").get(_url(contract_id, query))
+    assert response.status_code == 200
+    html = _main(response)
+    assert "readings-filter-problems" not in html
+    expected = 5 if query == "?page=99" else METERS_PER_PAGE     # past the end: the last page
+    assert len(_meter_serials(html)) == expected
+
+
+def test_export_holds_every_meter_of_the_filter_not_one_page(app):
+    from python_calamine import CalamineWorkbook
+
+    from crm.services.readings import METERS_PER_PAGE
+
+    count = METERS_PER_PAGE + 5
+    contract_id = _contract_with_meters(app, count, "export@test.example")
+    response = _signed_in(app, "export@test.example").get(
+        f"/portal/contracts/{contract_id}/readings/export.xlsx?page=1")
+    assert response.status_code == 200
+    rows = CalamineWorkbook.from_filelike(io.BytesIO(response.data)).get_sheet_by_index(0).to_python()
+    assert len(rows) - 1 == count * 3
+    assert {row[2] for row in rows[1:]} == {f"P{index:07d}" for index in range(count)}
+
+
+def test_history_page_1_issues_the_same_statements_with_10_or_60_meters(app, query_counter):
+    small_id = _contract_with_meters(app, 10, "ten@test.example")
+    big_id = _contract_with_meters(app, 60, "sixty@test.example")
+    small_count = _count_statements(query_counter, _signed_in(app, "ten@test.example"), _url(small_id))
+    big_client = _signed_in(app, "sixty@test.example")
+    big_count = _count_statements(query_counter, big_client, _url(big_id))
+    assert big_count == small_count
+    assert _count_statements(query_counter, big_client, _url(big_id, "?page=3")) == small_count
