@@ -21,7 +21,7 @@ from crm.extensions import db
 from crm.models import BillingDocument, Contract, ContractAccess, ContractEmail, Payment, PaymentTerm
 
 D = Decimal
-CONTRACT_NUMBER = "32010000160501"
+CONTRACT_NUMBER = "69572016050101"  # sorts after the current contracts: users land on those first
 ACCOUNT_NUMBER = "3200160501"
 OPENING_ON = date(2016, 1, 1)
 
