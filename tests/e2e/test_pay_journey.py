@@ -81,7 +81,8 @@ def test_accountant_pays_a_document_at_the_test_bank_and_sees_it_paid(page, live
     page.locator("#payments-export").get_by_role("link", name="XLSX").click()
     expect(page).to_have_url(re.compile(r"/portal/tasks/\d+$"))
     expect(page.locator("#task-progress")).to_have_attribute("aria-valuenow", "100")
-    assert "100%" in (page.locator("#task-progress-bar").get_attribute("style") or "")
+    # the bar's width is set by static JS after load (no inline style under the CSP): wait for it
+    expect(page.locator("#task-progress-bar")).to_have_attribute("style", re.compile(r"width:\s*100%"))
     with page.expect_download() as download:
         page.locator("#task-download").click()
     assert download.value.suggested_filename.startswith(f"payments_{accountant['number']}_")
