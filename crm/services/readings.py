@@ -35,6 +35,7 @@ from crm.models import (
     Register,
 )
 from crm.services import ServiceError
+from crm.services.meter_pages import page_whole_meters
 
 #: the default range: this many months up to and including the current one
 DEFAULT_MONTHS = 12
@@ -275,22 +276,9 @@ def readings_history(grant: ContractGrant, period_from: date, period_to: date,
         history.reading_total += readings
     ordered = [(obj, meters_of.get(obj.id, [])) for obj in shown if meters_of.get(obj.id) or status is None]
 
-    history.meter_total = total = sum(len(meter_ids) for _obj, meter_ids in ordered)
-    if per_page:
-        history.page_count = max(1, -(-total // per_page))
-        history.page = min(max(int(page or 1), 1), history.page_count)
-        first, last = (history.page - 1) * per_page, history.page * per_page
-    else:
-        first, last = 0, total
-    position = 0
-    page_meters: list[tuple[EnergyObject, list[int]]] = []
-    for obj, meter_ids in ordered:
-        taken = meter_ids[max(0, first - position):max(0, last - position)]
-        empty_here = not meter_ids and (first <= position < last or (history.page == history.page_count
-                                                                     and position >= first))
-        if taken or empty_here:
-            page_meters.append((obj, taken))
-        position += len(meter_ids)
+    paged = page_whole_meters(ordered, page, per_page)
+    history.page, history.page_count, history.meter_total = paged.page, paged.page_count, paged.total
+    page_meters = paged.page_meters
 
     wanted = [meter_id for _obj, meter_ids in page_meters for meter_id in meter_ids]
     loaded: dict[int, Meter] = {}

@@ -55,6 +55,7 @@ from crm.models import (
 )
 from crm.services import ServiceError, audit
 from crm.services import consumption as rules
+from crm.services.meter_pages import page_whole_meters
 from crm.services.readings import ReadingsFilterError, add_months, month_start
 from crm.services.readings_windows import WindowState, entry_window, window_state
 
@@ -344,22 +345,9 @@ def entry_sheet(grant: ContractGrant, period: date | None = None, object_id: int
     ordered = [(obj, chosen.get(obj.id, [])) for obj in shown
                if chosen.get(obj.id) or (needle is None and status is None)]
 
-    sheet.meter_total = total = sum(len(meter_ids) for _obj, meter_ids in ordered)
-    if per_page:
-        sheet.page_count = max(1, -(-total // per_page))
-        sheet.page = min(max(int(page or 1), 1), sheet.page_count)
-        first, last = (sheet.page - 1) * per_page, sheet.page * per_page
-    else:
-        first, last = 0, total
-    position = 0
-    page_meters: list[tuple[EnergyObject, list[int]]] = []
-    for obj, meter_ids in ordered:
-        taken = meter_ids[max(0, first - position):max(0, last - position)]
-        empty_here = not meter_ids and (first <= position < last or (sheet.page == sheet.page_count
-                                                                     and position >= first))
-        if taken or empty_here:
-            page_meters.append((obj, taken))
-        position += len(meter_ids)
+    paged = page_whole_meters(ordered, page, per_page)
+    sheet.page, sheet.page_count, sheet.meter_total = paged.page, paged.page_count, paged.total
+    page_meters = paged.page_meters
 
     wanted = [meter_id for _obj, meter_ids in page_meters for meter_id in meter_ids]
     loaded = {meter.id: meter for meter in db.session.scalars(
