@@ -22,7 +22,7 @@ from crm.formatting import format_day, format_period
 from crm.services import documents as documents_service
 from crm.services import reconciliation as acts
 from crm.services import settlements as service
-from crm.services.payments import MAX_DATE, MIN_DATE, parse_date
+from crm.services.date_ranges import check_order, parse_date_field
 from customer_portal import bp, contract_route
 from customer_portal.readings import format_period_short
 
@@ -32,20 +32,8 @@ BILLS_MONTHS = 3
 
 
 def _date_arg(name: str, fallback: date, errors: dict[str, str]) -> date:
-    raw = (request.args.get(name) or "").strip()[:32]
-    if not raw:
-        return fallback
-    try:
-        value = parse_date(raw)
-    except ValueError:
-        errors[name] = _("Enter the date as dd.mm.yyyy, for example %(example)s.",
-                         example=fallback.strftime("%d.%m.%Y"))
-        return fallback
-    if not MIN_DATE <= value <= MAX_DATE:
-        errors[name] = _("Enter a date between %(first)s and %(last)s.",
-                         first=MIN_DATE.strftime("%d.%m.%Y"), last=MAX_DATE.strftime("%d.%m.%Y"))
-        return fallback
-    return value
+    value = parse_date_field(request.args.get(name), name, fallback, errors)
+    return fallback if value is None else value
 
 
 @dataclass(frozen=True)
@@ -133,9 +121,8 @@ def _act_period(errors: dict[str, str]) -> tuple[date, date]:
     start, end = acts.current_quarter(clock.today())
     chosen_start = _date_arg("date_from", start, errors)
     chosen_end = _date_arg("date_to", end, errors)
-    if not errors and chosen_start > chosen_end:
-        errors["date_from"] = _("The start of the period (%(start)s) is after its end (%(end)s).",
-                                start=chosen_start.strftime("%d.%m.%Y"), end=chosen_end.strftime("%d.%m.%Y"))
+    if not errors:
+        check_order(chosen_start, chosen_end, errors)
     if errors:
         return start, end
     return chosen_start, chosen_end

@@ -28,7 +28,7 @@ from crm.formatting import format_day
 from crm.models.billing import BillingDocument, DocumentType
 from crm.models.contract import Contract
 from crm.services import ServiceError
-from crm.services.payments import MAX_DATE, MIN_DATE, parse_date
+from crm.services.date_ranges import parse_date_range
 from crm.services.settlements import add_months, contract_terms, due_date_for
 
 ALL_TYPES = "all"
@@ -109,29 +109,10 @@ def parse_filter(raw_type: str | None, raw_from: str | None, raw_to: str | None,
     doc_type = (raw_type or "").strip() or ALL_TYPES
     if doc_type != ALL_TYPES and doc_type not in TYPES:
         errors["doc_type"] = _("Choose a document type from the list.")
-    bounds: dict[str, date] = {}
-    for name, raw, fallback in (("date_from", raw_from, default.date_from), ("date_to", raw_to, default.date_to)):
-        raw = (raw or "").strip()
-        if not raw:
-            bounds[name] = fallback
-            continue
-        try:
-            value = parse_date(raw[:32])
-        except ValueError:
-            errors[name] = _("Enter the date as dd.mm.yyyy, for example %(example)s.",
-                             example=default.date_from.strftime("%d.%m.%Y"))
-            continue
-        if not MIN_DATE <= value <= MAX_DATE:
-            errors[name] = _("Enter a date between %(first)s and %(last)s.",
-                             first=MIN_DATE.strftime("%d.%m.%Y"), last=MAX_DATE.strftime("%d.%m.%Y"))
-            continue
-        bounds[name] = value
-    if "date_from" in bounds and "date_to" in bounds and bounds["date_from"] > bounds["date_to"]:
-        errors["date_from"] = _("The start of the period (%(start)s) is after its end (%(end)s).",
-                                start=format_day(bounds["date_from"]), end=format_day(bounds["date_to"]))
+    date_from, date_to = parse_date_range(raw_from, raw_to, default.date_from, default.date_to, errors)
     if errors:
         raise DocumentsFilterError(errors)
-    return DocumentsFilter(None if doc_type == ALL_TYPES else doc_type, bounds["date_from"], bounds["date_to"])
+    return DocumentsFilter(None if doc_type == ALL_TYPES else doc_type, date_from, date_to)
 
 
 def parse_page(raw: str | None) -> int:

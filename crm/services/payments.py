@@ -12,7 +12,6 @@ filter, the current month with every status [004 §7.2].
 from __future__ import annotations
 
 import calendar
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,6 +24,7 @@ from crm import clock
 from crm.extensions import db
 from crm.models.billing import Payment, PaymentStatus
 from crm.services import ServiceError
+from crm.services.date_ranges import parse_date_range
 
 #: "all" in the status filter
 ALL_STATUSES = "all"
@@ -48,12 +48,6 @@ def status_label(status: str) -> str:
 
 #: rows shown at most; the totals always cover the whole period
 MAX_ROWS = 1000
-#: dates outside this range are refused as typing mistakes
-MIN_DATE, MAX_DATE = date(1990, 1, 1), date(2100, 12, 31)
-
-_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_RUSSIAN = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
-
 
 @dataclass(frozen=True)
 class HistoryFilter:
@@ -107,51 +101,19 @@ def default_filter(today: date | None = None) -> HistoryFilter:
     return HistoryFilter(first, last, None)
 
 
-def parse_date(text: str) -> date:
-    """`dd.mm.yyyy` (as people type it) or `yyyy-mm-dd` (as a date input sends it); ValueError otherwise."""
-    text = text.strip()
-    if match := _ISO.match(text):
-        year, month, day = (int(part) for part in match.groups())
-    elif match := _RUSSIAN.match(text):
-        day, month, year = (int(part) for part in match.groups())
-    else:
-        raise ValueError(text)
-    return date(year, month, day)
-
-
 def parse_history_filter(raw_from: str | None, raw_to: str | None, raw_status: str | None,
                          today: date | None = None) -> HistoryFilter:
     """The filter from query-string text; an empty field takes its default (the current month, all
     statuses). Every problem is collected and raised at once as `PaymentFilterError`."""
     default = default_filter(today)
     errors: dict[str, str] = {}
-    bounds = {}
-    for name, raw, fallback in (("date_from", raw_from, default.date_from), ("date_to", raw_to, default.date_to)):
-        raw = (raw or "").strip()
-        if not raw:
-            bounds[name] = fallback
-            continue
-        try:
-            value = parse_date(raw[:32])
-        except ValueError:
-            errors[name] = _("Enter the date as dd.mm.yyyy, for example %(example)s.",
-                             example=default.date_from.strftime("%d.%m.%Y"))
-            continue
-        if not MIN_DATE <= value <= MAX_DATE:
-            errors[name] = _("Enter a date between %(first)s and %(last)s.",
-                             first=MIN_DATE.strftime("%d.%m.%Y"), last=MAX_DATE.strftime("%d.%m.%Y"))
-            continue
-        bounds[name] = value
-    if "date_from" in bounds and "date_to" in bounds and bounds["date_from"] > bounds["date_to"]:
-        errors["date_from"] = _("The start of the period (%(start)s) is after its end (%(end)s).",
-                                start=bounds["date_from"].strftime("%d.%m.%Y"),
-                                end=bounds["date_to"].strftime("%d.%m.%Y"))
+    date_from, date_to = parse_date_range(raw_from, raw_to, default.date_from, default.date_to, errors)
     status = (raw_status or "").strip() or ALL_STATUSES
     if status != ALL_STATUSES and status not in STATUSES:
         errors["status"] = _("Choose a payment status from the list.")
     if errors:
         raise PaymentFilterError(errors)
-    return HistoryFilter(bounds["date_from"], bounds["date_to"], None if status == ALL_STATUSES else status)
+    return HistoryFilter(date_from, date_to, None if status == ALL_STATUSES else status)
 
 
 def _kopecks_to_rubles(value) -> Decimal:
