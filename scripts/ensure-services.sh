@@ -61,3 +61,9 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium fonts-dejavu-core
 fi
 /usr/bin/chromium --version
+
+# Pango for WeasyPrint's PDFs (reconciliation acts, documents, receipts, exports)
+if ! ldconfig -p | grep -q "libpangoft2-1.0.so.0"; then
+  echo "ensure-services: installing Pango for PDF rendering"
+  apt_install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+fi
