@@ -15,7 +15,7 @@ from sqlalchemy import select
 from crm import clock
 from crm.extensions import db
 from crm.models import ApiToken
-from crm.services import ServiceError
+from crm.services import ServiceError, audit
 
 SCOPES: tuple[str, ...] = ("readings", "billing")
 PREFIX = "crm_"
@@ -42,6 +42,9 @@ def issue_token(name: str, scopes: list[str] | tuple[str, ...],
     token = ApiToken(name=name, token_hash=hash_secret(secret), prefix=secret[:10],
                      scopes=sorted(set(scopes)), created_by_id=created_by_id)
     db.session.add(token)
+    db.session.flush()
+    audit.record("api_token.issued", subject_type="api_token", subject_id=token.id,
+                 detail={"name": token.name, "prefix": token.prefix, "scopes": token.scopes})
     db.session.commit()
     return token, secret
 
@@ -64,5 +67,7 @@ def revoke_token(token_id: int) -> ApiToken:
         raise ApiTokenError(_("No such token."))
     if token.revoked_at is None:
         token.revoked_at = clock.now()
+        audit.record("api_token.revoked", subject_type="api_token", subject_id=token.id,
+                     detail={"name": token.name, "prefix": token.prefix})
         db.session.commit()
     return token

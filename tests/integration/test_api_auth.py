@@ -77,3 +77,15 @@ def test_a_signed_in_customer_session_gives_no_api_access(app, db):
     client = app.test_client()
     assert f.login(client, "session@test.example").status_code == 302
     assert client.get("/api/v1/ping/").status_code == 401
+
+
+def test_issuing_and_revoking_a_token_is_audited_without_the_secret(app):
+    from crm.models import AuditLog
+
+    with app.app_context():
+        token, secret = api_tokens.issue_token("Audited", ["billing"])
+        api_tokens.revoke_token(token.id)
+        api_tokens.revoke_token(token.id)          # idempotent: no second row
+        rows = db.session.query(AuditLog).filter(AuditLog.subject_type == "api_token").order_by(AuditLog.id).all()
+        assert [row.action for row in rows] == ["api_token.issued", "api_token.revoked"]
+        assert all(secret not in str(row.detail) for row in rows)
