@@ -77,7 +77,7 @@ def store_pdf(document, data: bytes, batch) -> bool:
                 if stored.read() == data:
                     return False
         except StorageError:
-            pass
+            pass                  # the stored file is gone: store the new one in its place
         batch.old_files.append(document.file_key)
     key = storage.put("documents", data, ".pdf")
     batch.new_files.append(key)
