@@ -6,7 +6,9 @@ from crm.models.appeal import (  # noqa: F401
     AppealDraft,
     AppealEvent,
     AppealMessage,
+    AssignmentRule,
     CannedReply,
+    assignment_rule_user,
 )
 from crm.models.audit import AuditLog  # noqa: F401
 from crm.models.billing import (  # noqa: F401
@@ -19,7 +21,16 @@ from crm.models.billing import (  # noqa: F401
     SaleKind,
     SavedCard,
 )
-from crm.models.catalog import FaqGroup, FaqItem, News, NewsRead, Service, ServiceOrder  # noqa: F401
+from crm.models.catalog import (  # noqa: F401
+    ContactQuestion,
+    FaqGroup,
+    FaqItem,
+    HelpPage,
+    News,
+    NewsRead,
+    Service,
+    ServiceOrder,
+)
 from crm.models.contract import (  # noqa: F401
     MAX_CONTACT_PERSONS,
     ContactPerson,

@@ -5,7 +5,19 @@ from datetime import datetime
 from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm import clock
@@ -48,6 +60,17 @@ class Appeal(IdMixin, Model):
     closed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     customer_unread: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     staff_unread: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    # SLA clock (workflows/engine.py): while the state pauses the clock, `sla_due_at` is NULL and the
+    # seconds left are kept in `sla_remaining_seconds`; resuming sets a new due time from them.
+    sla_paused_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    sla_remaining_seconds: Mapped[Optional[int]] = mapped_column(Integer)
+    first_response_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Person type letters of the number ("Ю-Л"), kept for reports by customer kind.
+    person_type: Mapped[Optional[str]] = mapped_column(String(20))
+    # Satisfaction after closing (C13): 1–5 with a comment; a low rating reopens the appeal.
+    rating: Mapped[Optional[int]] = mapped_column(SmallInteger)
+    rating_comment: Mapped[Optional[str]] = mapped_column(Text)
+    rated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
 
     author = relationship("CrmUser", foreign_keys=[author_id])
     assignee = relationship("CrmUser", foreign_keys=[assignee_id])
@@ -91,10 +114,19 @@ class AppealMessage(IdMixin, Model):
 
 
 class AppealAttachment(IdMixin, Model):
-    __tablename__ = "appeal_attachment"
+    """A file of an appeal (form field or message) or of a draft; moved to the appeal when it is sent."""
 
-    appeal_id: Mapped[int] = mapped_column(ForeignKey("appeal.id", ondelete="CASCADE"), nullable=False, index=True)
-    message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_message.id", ondelete="CASCADE"))
+    __tablename__ = "appeal_attachment"
+    __table_args__ = (
+        CheckConstraint("appeal_id IS NOT NULL OR draft_id IS NOT NULL", name="ck_appeal_attachment_owner"),
+    )
+
+    appeal_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal.id", ondelete="CASCADE"), index=True)
+    draft_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_draft.id", ondelete="CASCADE"), index=True)
+    message_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_message.id", ondelete="CASCADE"),
+                                                      index=True)
+    # The form field the file answers (None for files of a message).
+    field_name: Mapped[Optional[str]] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255), nullable=False)
     content_type: Mapped[str] = mapped_column(String(128), nullable=False)
     size: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -129,6 +161,8 @@ class AppealDraft(IdMixin, Model):
 
     author_id: Mapped[int] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"), nullable=False)
     contract_id: Mapped[Optional[int]] = mapped_column(ForeignKey("contract.id", ondelete="CASCADE"))
+    energy_object_id: Mapped[Optional[int]] = mapped_column(ForeignKey("energy_object.id", ondelete="SET NULL"))
+    topic_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_topic.id", ondelete="CASCADE"))
     section_id: Mapped[int] = mapped_column(ForeignKey("appeal_topic.id", ondelete="CASCADE"), nullable=False)
     subsection_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_topic.id", ondelete="CASCADE"))
     form_id: Mapped[Optional[int]] = mapped_column(ForeignKey("form_definition.id", ondelete="CASCADE"))
@@ -139,11 +173,57 @@ class AppealDraft(IdMixin, Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
     contract = relationship("Contract")
+    form = relationship("FormDefinition")
+    topic = relationship("AppealTopic", foreign_keys=[topic_id])
     section = relationship("AppealTopic", foreign_keys=[section_id])
+    subsection = relationship("AppealTopic", foreign_keys=[subsection_id])
+    attachments = relationship("AppealAttachment", cascade="all, delete-orphan",
+                               primaryjoin="AppealDraft.id == AppealAttachment.draft_id")
 
 
 class CannedReply(IdMixin, Model):
+    """A reply template for curators; placeholders like {{ customer_name }} are filled when used."""
+
     __tablename__ = "canned_reply"
 
     title: Mapped[str] = mapped_column(String(255), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
+    # Offered first for appeals of this section (None = for every section).
+    section_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_topic.id", ondelete="SET NULL"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+
+    section = relationship("AppealTopic")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+assignment_rule_user = Table(
+    "assignment_rule_user",
+    Model.metadata,
+    Column("rule_id", ForeignKey("assignment_rule.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("ab_user.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class AssignmentRule(IdMixin, Model):
+    """Round-robin assignment of new appeals of a branch and/or section to a set of staff users (B4).
+
+    The most specific active rule wins (branch and section, then section, then branch, then neither);
+    `last_user_id` remembers whose turn was last.
+    """
+
+    __tablename__ = "assignment_rule"
+
+    name: Mapped[str] = mapped_column(String(255), nullable=False)
+    branch_id: Mapped[Optional[int]] = mapped_column(ForeignKey("branch.id", ondelete="CASCADE"), index=True)
+    section_id: Mapped[Optional[int]] = mapped_column(ForeignKey("appeal_topic.id", ondelete="CASCADE"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
+    last_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
+
+    branch = relationship("Branch")
+    section = relationship("AppealTopic")
+    users = relationship("CrmUser", secondary=assignment_rule_user, order_by="CrmUser.id")
+
+    def __str__(self) -> str:
+        return self.name

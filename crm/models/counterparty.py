@@ -29,7 +29,10 @@ class Branch(IdMixin, TimestampMixin, Model):
     head_name: Mapped[Optional[str]] = mapped_column(String(255))
     head_phone: Mapped[Optional[str]] = mapped_column(String(64))
     working_hours: Mapped[Optional[str]] = mapped_column(String(255))
+    # The staff user told when an appeal of this branch breaches its SLA (B4 escalation).
+    lead_user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("ab_user.id", ondelete="SET NULL"))
 
+    lead_user = relationship("CrmUser", foreign_keys=[lead_user_id])
     curators = relationship("Curator", back_populates="branch")
 
     def __str__(self) -> str:

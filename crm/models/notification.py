@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import Optional
 
 from flask_appbuilder.models.sqla import Model
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from crm import clock
@@ -25,6 +25,12 @@ class Notification(IdMixin, Model):
     __table_args__ = (Index("ix_notification_window", "display_from", "display_until"),)
 
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    # What it is about, for preferences (C4): "general", "marketing", "invoices", "payments", "readings",
+    # and the mandatory "debt", "outage", "security", "system".
+    category: Mapped[str] = mapped_column(String(32), default="general", nullable=False)
+    # Also send an e-mail copy (kind "email" always does), through the outbox, honouring preferences.
+    send_email: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
+    recipients_count: Mapped[Optional[int]] = mapped_column(Integer)
     subject: Mapped[str] = mapped_column(String(255), nullable=False)
     body_markdown: Mapped[str] = mapped_column(Text, nullable=False)
     confirm_text: Mapped[Optional[str]] = mapped_column(String(64))
@@ -64,6 +70,7 @@ class NotificationDelivery(IdMixin, Model):
     __table_args__ = (
         UniqueConstraint("notification_id", "user_id", name="uq_notification_delivery"),
         Index("ix_notification_delivery_inbox", "user_id", "read_at"),
+        Index("ix_notification_delivery_notification", "notification_id", "read_at"),
     )
 
     notification_id: Mapped[int] = mapped_column(ForeignKey("notification.id", ondelete="CASCADE"), nullable=False)

@@ -58,6 +58,8 @@ class WorkflowState(IdMixin, Model):
     is_closing: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
     dialogue_allowed: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)
     sla_hours: Mapped[Optional[int]] = mapped_column(Integer)
+    # The SLA clock stops while the appeal is in this state (e.g. waiting for the customer).
+    sla_paused: Mapped[bool] = mapped_column(Boolean, default=False, nullable=False)
 
     workflow = relationship("WorkflowDefinition", back_populates="states")
 
@@ -158,11 +160,14 @@ class AppealTopic(IdMixin, Model):
 
 
 class EventTemplate(IdMixin, Model):
-    """Event → notification template (sandboxed Jinja), e.g. appeal.state_changed."""
+    """Event → notification template (sandboxed Jinja) in one language, e.g. appeal.state_changed / ru."""
 
     __tablename__ = "event_template"
+    __table_args__ = (UniqueConstraint("event", "locale", name="uq_event_template_locale"),)
 
-    event: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    event: Mapped[str] = mapped_column(String(64), nullable=False)
+    locale: Mapped[str] = mapped_column(String(8), default="ru", nullable=False)
+    updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime(), onupdate=clock.now)
     subject: Mapped[str] = mapped_column(String(255), nullable=False)
     body: Mapped[str] = mapped_column(Text, nullable=False)
     send_email: Mapped[bool] = mapped_column(Boolean, default=True, nullable=False)

@@ -63,6 +63,20 @@ def register_views(appbuilder) -> None:
     for view in (PaymentTermView, RegisterView, Customer360View):
         appbuilder.add_view_no_menu(view)
 
+    from crm.views.appeal_reports import register_appeal_report_views
+    from crm.views.appeals_config import register_appeal_config_views
+    from crm.views.appeals_desk import register_appeals_desk_views
+    from crm.views.content_admin import register_content_views
+    from crm.views.notifications_admin import register_notification_views
+    from crm.views.templates_admin import register_template_views
+
+    # Each area registers its own views (menu categories: Appeals, Settings, Content, Operations).
+    register_appeals_desk_views(appbuilder)
+    register_appeal_config_views(appbuilder)
+    register_appeal_report_views(appbuilder)
+    register_notification_views(appbuilder)
+    register_content_views(appbuilder)
+    register_template_views(appbuilder)
     register_access_views(appbuilder)
     register_signup_views(appbuilder)
     register_account_views(appbuilder)

@@ -1,0 +1,6 @@
+"""Back-office views: templates_admin."""
+from __future__ import annotations
+
+
+def register_template_views(appbuilder) -> None:
+    """Add this area's views to `appbuilder` (called by crm.views.register_views)."""

@@ -1,0 +1,2 @@
+"""Portal section: help (filled in by its issue's work)."""
+from __future__ import annotations

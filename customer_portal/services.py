@@ -1,0 +1,2 @@
+"""Portal section: services (filled in by its issue's work)."""
+from __future__ import annotations
