@@ -40,6 +40,12 @@ class Config:
     OUTBOX_SWEEP_AFTER_SECONDS = int(_env("OUTBOX_SWEEP_AFTER_SECONDS", "120"))
     STORAGE_URL = _env("STORAGE_URL", f"file://{BASE_DIR / 'instance' / 'files'}")
     PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+    # S3-compatible storage (STORAGE_URL=s3://bucket/prefix): the endpoint (empty = AWS itself); boto3
+    # reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_DEFAULT_REGION from the environment.
+    S3_ENDPOINT_URL = _env("S3_ENDPOINT_URL")
+    # Appeals (B4): an appeal whose SLA is breached is e-mailed to its branch lead; when true it is
+    # also reassigned to the lead.
+    APPEAL_ESCALATION_REASSIGN = _env_bool("APPEAL_ESCALATION_REASSIGN", False)
     # Payments (SPEC C11): the provider ("test" = the built-in test acquirer at /test-acquirer/), the
     # secret its callbacks are signed with (derived from SECRET_KEY when unset), how old a callback
     # may be, and the largest amount of one payment.

@@ -67,3 +67,23 @@ def send_document_job(document_id: int, user_id: int, contract_id: int) -> int |
     from crm.services import documents
 
     return documents.send_document(document_id, user_id, contract_id)
+
+
+def expire_appeal_drafts_job() -> int:
+    """Delete appeal drafts a month after their last save, with their stored files (issue 6)."""
+    from workflows import appeals
+
+    try:
+        return appeals.expire_drafts()
+    finally:
+        db.session.remove()
+
+
+def escalate_appeals_job() -> int:
+    """Escalate appeals whose SLA is breached to the branch lead, once per clock (SPEC B4)."""
+    from workflows import appeals
+
+    try:
+        return appeals.escalate_overdue()
+    finally:
+        db.session.remove()
