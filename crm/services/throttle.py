@@ -23,6 +23,7 @@ DEFAULT_LIMITS: dict[str, tuple[str, str]] = {
     "recovery": ("3 per hour", "10 per hour"),
     "code": ("10 per 15 minutes", "30 per 15 minutes"),
     "signup": ("5 per hour", "20 per hour"),
+    "question": ("5 per hour", "20 per hour"),   # "Ask a question" (help, also on the sign-in page)
 }
 
 
