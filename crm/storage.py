@@ -1,12 +1,19 @@
 """File storage behind one small interface (DESIGN habit 8): documents, exports, uploads.
 
 `STORAGE_URL` chooses the backend: `file:///path` keeps files on the local disk (the default, under
-`instance/files`). Keys are generated (`<area>/<yyyy>/<mm>/<uuid><suffix>`), never taken from a user's
-file name, so a name can neither escape the directory nor collide. An S3-compatible backend can be added
-behind the same three methods.
+`instance/files`); `s3://bucket/prefix` keeps them in an S3-compatible object store (AWS S3, MinIO,
+Yandex Object Storage …) with the endpoint in `S3_ENDPOINT_URL` and the credentials and region boto3
+reads from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_DEFAULT_REGION`).
+Keys are generated (`<area>/<yyyy>/<mm>/<uuid><suffix>`), never taken from a user's file name, so a name
+can neither escape the directory nor collide.
+
+Every backend offers `put`, `open` and `delete`; downloads read `open()` and stream it, so they work
+the same on any backend (`LocalStorage.path()` exists for local-only tools and is not part of the
+interface).
 """
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import uuid
@@ -87,11 +94,63 @@ class LocalStorage:
             pass
 
 
-def storage_from_url(url: str) -> Storage:
-    """The backend for a `STORAGE_URL`."""
+class S3Storage:
+    """Objects in an S3-compatible bucket under an optional key prefix; boto3 does the HTTP.
+
+    A missing object reads as `StorageError`, like a missing local file; deleting one is not an error."""
+
+    def __init__(self, bucket: str, prefix: str = "", *, endpoint_url: str | None = None, client=None):
+        if not bucket:
+            raise StorageError("STORAGE_URL s3://… needs a bucket name")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        if client is None:
+            import boto3
+            from botocore.config import Config as BotoConfig
+
+            client = boto3.client("s3", endpoint_url=endpoint_url or None,
+                                  config=BotoConfig(retries={"max_attempts": 3, "mode": "standard"}))
+        self.client = client
+
+    def _object_key(self, key: str) -> str:
+        parts = key.split("/")
+        if not key or key.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise StorageError(f"bad storage key {key!r}")
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def put(self, area: str, data: bytes | BinaryIO, suffix: str = "") -> str:
+        """Store `data` (bytes or a binary file object) and return its new key."""
+        key = new_key(area, suffix)
+        body = bytes(data) if isinstance(data, (bytes, bytearray)) else data.read()
+        self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=body)
+        return key
+
+    def open(self, key: str) -> BinaryIO:
+        """The stored object for reading (a file object); `StorageError` when it is missing."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NotFound"):
+                raise StorageError(f"no stored file {key!r}") from exc
+            raise
+        # Read into a seekable buffer: send_file and spreadsheet readers seek; files are ≤ tens of MB.
+        with response["Body"] as body:
+            return io.BytesIO(body.read())
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing one is not an error (S3 answers 204 either way)."""
+        self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+
+
+def storage_from_url(url: str, *, s3_endpoint_url: str | None = None) -> Storage:
+    """The backend for a `STORAGE_URL` (`file:///path` or `s3://bucket/prefix`)."""
     parsed = urlparse(url)
     if parsed.scheme == "file":
         return LocalStorage(parsed.path)
+    if parsed.scheme == "s3":
+        return S3Storage(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url)
     raise StorageError(f"unsupported STORAGE_URL scheme {parsed.scheme!r}")
 
 
@@ -99,5 +158,6 @@ def get_storage() -> Storage:
     """The app's storage (one per app, built on first use)."""
     extensions = current_app.extensions
     if "crm.storage" not in extensions:
-        extensions["crm.storage"] = storage_from_url(current_app.config["STORAGE_URL"])
+        extensions["crm.storage"] = storage_from_url(current_app.config["STORAGE_URL"],
+                                                     s3_endpoint_url=current_app.config.get("S3_ENDPOINT_URL"))
     return extensions["crm.storage"]
