@@ -15,6 +15,10 @@ def init_command():
 
     sync_roles(current_app.appbuilder)
     click.echo("Roles and permissions are up to date.")
+    from crm.services.appeal_definitions import ensure_appeal_definitions
+
+    ensure_appeal_definitions()
+    click.echo("Appeal catalogue, forms and workflows are in place.")
 
 
 @crm_cli.command("seed-demo")

@@ -1,6 +1,7 @@
 """`flask crm seed-demo`: the demo logins work and the data is what the README promises."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -10,6 +11,8 @@ from sqlalchemy import func, select
 
 from crm.models import (
     Appeal,
+    AppealAttachment,
+    AppealDraft,
     BillingDocument,
     Contract,
     ContractAccess,
@@ -21,8 +24,9 @@ from crm.models import (
     Payment,
     Reading,
     Register,
-    WorkflowState,
+    WorkflowDefinition,
 )
+from crm.services.appeal_forms import validate_all
 from crm.services.demo import DEMO_LOGINS, seed_demo
 from crm.validators import is_valid_contract_number, is_valid_inn
 
@@ -173,14 +177,34 @@ def test_billing_has_two_years_of_documents_a_debt_and_matching_payments(demo):
 
 
 def test_appeals_exist_in_every_workflow_state_with_a_dialogue(demo):
-    states = set(demo.session.scalars(select(WorkflowState.code)))
     appeals = demo.session.scalars(select(Appeal)).all()
-    assert {a.state_code for a in appeals} == states == {"new", "in_progress", "waiting_customer", "closed"}
+    workflows = {w.code: w for w in demo.session.scalars(select(WorkflowDefinition))}
+    used = {code: {a.state_code for a in appeals if a.workflow_id == w.id} for code, w in workflows.items()}
+    assert used["default"] == {s.code for s in workflows["default"].states}
+    assert used["access_rights"] == {"new", "granted", "rejected"}
     assert any(m.from_staff for a in appeals for m in a.messages)
     assert all(not m.from_staff for a in appeals for m in a.messages[:1])
-    import re
+    assert all(re.fullmatch(r"\d{7}-\d{2}-\d{2}-[ЮИФ]-[ЛП]", a.number) for a in appeals)
+    assert all(a.number.endswith(a.person_type) for a in appeals)
 
-    assert all(re.fullmatch(r"\d{7}-\d{2}-\d{2}-[А-Я]-[А-Я]", a.number) for a in appeals)
+
+def test_demo_appeal_form_data_passes_its_pinned_form_when_loaded(demo):
+    appeals = demo.session.scalars(select(Appeal)).all()
+    for appeal in appeals:
+        assert appeal.form is not None and appeal.form.code == appeal.section.form_code
+        assert validate_all(appeal.form, appeal.form_data) is not None, appeal.title
+        for field, names in appeal.form_data.items():
+            if isinstance(names, list):
+                stored = [f.filename for f in demo.session.scalars(select(AppealAttachment).where(
+                    AppealAttachment.appeal_id == appeal.id, AppealAttachment.field_name == field))]
+                assert stored == names
+    drafts = demo.session.scalars(select(AppealDraft)).all()
+    assert {d.form.code for d in drafts} >= {"energy_supply_contract"}
+    for draft in drafts:
+        done = [step.fields for step in draft.form.steps[:draft.steps_completed]]
+        for fields in done:
+            assert not [f.name for f in fields if f.required and f.field_type != "file"
+                        and f.name not in draft.form_data]
 
 
 def test_second_seed_if_empty_changes_nothing(demo):
