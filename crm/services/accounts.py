@@ -19,7 +19,7 @@ from werkzeug.security import check_password_hash
 from crm import clock
 from crm.extensions import db
 from crm.models.user import CrmUser, OneTimeCode
-from crm.services import ServiceError, audit, codes, outbox, sessions, throttle
+from crm.services import ServiceError, audit, codes, message_templates, outbox, sessions, throttle
 from crm.services.passwords import check_password_policy
 
 RECOVERY_TTL = timedelta(hours=1)
@@ -181,8 +181,9 @@ def request_recovery(email: str) -> None:
     user = users[0]
     token = codes.issue("password_reset", user_id=user.id, ttl=RECOVERY_TTL, link=True)
     link = _absolute(url_for("portal.reset_password", token=token))
-    _mail(user.email, _("Password recovery"), "email/recovery.txt", user=user, link=link,
-          hours=int(RECOVERY_TTL.total_seconds() // 3600), category="password_reset")
+    subject, body = message_templates.render_message("password.recovery", message_templates.recipient_locale(user), {
+        "name": user.first_name or user.username, "link": link, "hours": int(RECOVERY_TTL.total_seconds() // 3600)})
+    outbox.queue_email(user.email, subject, body, user_id=user.id, category="password_reset")
     audit.record("password.recovery_requested", actor=user, subject_type="user", subject_id=user.id)
     db.session.commit()
 

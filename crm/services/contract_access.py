@@ -29,7 +29,7 @@ from werkzeug.routing import BuildError
 from crm import clock
 from crm.extensions import db
 from crm.models import CUSTOMER_ROLE, Contract, ContractAccess, ContractRole, CrmUser, EnergyObject
-from crm.services import ServiceError, audit, codes, outbox
+from crm.services import ServiceError, audit, codes, message_templates, outbox
 
 #: what a contract's administrator may grant in the portal (administrator comes from staff only)
 CUSTOMER_GRANTABLE = (ContractRole.MANAGER, ContractRole.POWER_ENGINEER, ContractRole.ACCOUNTANT)
@@ -174,9 +174,35 @@ def _render_email(template: str, user: CrmUser, **context) -> tuple[str, str]:
         return subject, render_template(f"email/{template}.txt", user=user, text=text, **context)
 
 
+#: e-mails whose text admins edit (SPEC B7); the invitation keeps its built-in text
+_EDITABLE = {"role_granted": "contract.role_granted", "role_revoked": "contract.role_removed"}
+
+
+def _editable_email(event: str, user: CrmUser, contract: Contract, role, objects=(), portal_url=None,
+                    **_context) -> tuple[str, str] | None:
+    """Subject and body from the event's template in the recipient's language; None when switched off."""
+    locale = message_templates.normalise_locale(user.locale)
+    if not message_templates.wants_email(event, locale):
+        return None
+    with force_locale(locale):
+        role_name = str(role_label(role))
+    return message_templates.render_message(event, locale, {
+        "role": role_name, "contract_number": contract.number, "counterparty": contract.counterparty.short_name,
+        "objects": [{"code": obj.code, "name": obj.name} for obj in objects or ()], "portal_url": portal_url})
+
+
 def _queue(template: str, user: CrmUser, **context) -> None:
-    subject, body = _render_email(template, user, **context)
+    if template in _EDITABLE:
+        rendered = _editable_email(_EDITABLE[template], user, **context)
+        if rendered is None:
+            return
+        subject, body = rendered
+    else:
+        subject, body = _render_email(template, user, **context)
     outbox.queue_email(user.email, subject, body, user_id=user.id, category=f"contract_{template}")
+    from workflows.notifications import notify_contract_role  # the same event in the portal's notifications
+
+    notify_contract_role(template, user, context["contract"], context["role"])
 
 
 def _portal_url() -> str:

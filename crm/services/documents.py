@@ -27,7 +27,7 @@ from crm.extensions import db
 from crm.formatting import format_day
 from crm.models.billing import BillingDocument, DocumentType
 from crm.models.contract import Contract
-from crm.services import ServiceError
+from crm.services import ServiceError, message_templates
 from crm.services.date_ranges import parse_date_range
 from crm.services.settlements import add_months, contract_terms, due_date_for
 
@@ -222,9 +222,8 @@ def send_document(document_id: int, user_id: int, contract_id: int) -> int | Non
         key = get_storage().put("mail", data, suffix)
         filename = document_filename(doc) if content_type == PDF else f"document-{doc.id}"
         title = document_title(doc)
-        body = render_template("email/document.txt", title=title, contract=doc.contract,
-                               name=user.first_name or user.username)
-        subject = _("%(title)s, contract No. %(number)s", title=title, number=doc.contract.number)
+    subject, body = message_templates.render_message("document.sent", user.locale, {
+        "name": user.first_name or user.username, "title": title, "contract_number": doc.contract.number})
     row = queue_email(user.email, subject, body, user_id=user.id, category="document",
                       attachments=[{"key": key, "filename": filename, "content_type": content_type}])
     db.session.commit()

@@ -16,7 +16,8 @@ import re
 from functools import cache
 from pathlib import Path
 
-from flask import current_app
+from flask import current_app, has_request_context
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import SandboxedEnvironment, SecurityError
@@ -56,6 +57,18 @@ def normalise_locale(locale: str | None) -> str:
         return locale
     default = current_app.config.get("BABEL_DEFAULT_LOCALE", "ru") if current_app else "ru"
     return default if default in LOCALES else "ru"
+
+
+def recipient_locale(user=None) -> str:
+    """The language to write to someone in: their saved choice, else the page's, else the default."""
+    saved = getattr(user, "locale", None)
+    if saved in LOCALES:
+        return saved
+    if has_request_context():
+        current = get_locale()
+        if current is not None and str(current) in LOCALES:
+            return str(current)
+    return normalise_locale(None)
 
 
 @cache

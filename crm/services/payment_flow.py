@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-from flask import current_app, render_template, url_for
+from flask import current_app, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select, update
@@ -30,8 +30,9 @@ from sqlalchemy.exc import IntegrityError
 from crm import clock
 from crm.access import Capability, ContractGrant
 from crm.extensions import db
+from crm.formatting import format_day
 from crm.models.billing import BillingDocument, Payment, PaymentIntent, PaymentKind, PaymentStatus, SavedCard
-from crm.services import ServiceError, audit, outbox
+from crm.services import ServiceError, audit, message_templates, outbox
 from crm.services.payment_providers import (
     DECLINED,
     SUCCEEDED,
@@ -291,12 +292,15 @@ def handle_callback(payload: dict, signature: str) -> PaymentIntent:
                  counterparty_id=contract.counterparty_id,
                  detail={"intent": intent.id, "amount": str(event.amount), "documents": intent.document_ids})
     if intent.email:
-        locale = (getattr(user, "locale", None) or current_app.config.get("BABEL_DEFAULT_LOCALE", "ru"))
+        locale = message_templates.normalise_locale(getattr(user, "locale", None))
         with force_locale(locale):
-            subject = _("Payment receipt: %(amount)s by contract No. %(number)s",
-                        amount=_money(event.amount), number=contract.number)
-            body = render_template("email/payment_receipt.txt", payment=payment, contract=contract,
-                                   documents=documents, intent=intent, user=user)
+            context = {"name": user.first_name if user is not None and user.first_name else intent.email,
+                       "contract_number": contract.number, "purpose": payment.purpose,
+                       "amount": _money(payment.amount), "paid_on": format_day(payment.paid_on),
+                       "payment_number": payment.number,
+                       "documents": [{"number": doc.number, "date": format_day(doc.doc_date),
+                                      "amount_due": _money(doc.amount_due)} for doc in documents]}
+        subject, body = message_templates.render_message("payment.receipt", locale, context)
         outbox.queue_email(intent.email, subject, body, user_id=intent.user_id, category="payment_receipt")
     db.session.commit()
     return intent

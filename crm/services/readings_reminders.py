@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import current_app, render_template, url_for
+from flask import current_app, url_for
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.routing import BuildError
@@ -32,7 +31,7 @@ from crm.extensions import db
 from crm.formatting import format_day, format_period
 from crm.models import Contract, ContractAccess, CrmUser, ReadingsReminder, ReadingsWindow
 from crm.models.contract import ContractStatus
-from crm.services import outbox
+from crm.services import message_templates, outbox
 from crm.services.accounts import NOTIFICATION_DEFAULTS, REMIND_DAYS
 
 OPENS, CLOSES = "opens", "closes"
@@ -121,22 +120,15 @@ def _readings_url(contract: Contract) -> str:
 
 
 def render_reminder(item: _Pending) -> tuple[str, str]:
-    """Subject and body of one reminder, in the recipient's language."""
-    locale = item.user.locale or current_app.config.get("BABEL_DEFAULT_LOCALE", "ru")
+    """Subject and body of one reminder, in the recipient's language (editable template, SPEC B7)."""
+    window = item.window
+    locale = message_templates.normalise_locale(item.user.locale)
     with force_locale(locale):
-        window = item.window
         period = format_period(window.period)
-        if item.kind == OPENS:
-            subject = _("Readings for %(period)s: accepted from %(start)s", period=period,
-                        start=format_day(window.opens_on))
-        else:
-            subject = _("Readings for %(period)s: accepted until %(end)s", period=period,
-                        end=format_day(window.closes_on))
-        contracts = [{"number": contract.number, "url": _readings_url(contract)} for contract in item.contracts]
-        body = render_template(f"email/readings_reminder_{item.kind}.txt", user=item.user, period=period,
-                               start=format_day(window.opens_on), end=format_day(window.closes_on),
-                               contracts=contracts)
-    return subject, body
+    contracts = [{"number": contract.number, "url": _readings_url(contract)} for contract in item.contracts]
+    return message_templates.render_message("readings.reminder", locale, {
+        "opens": item.kind == OPENS, "period": period, "start": format_day(window.opens_on),
+        "end": format_day(window.closes_on), "contracts": contracts})
 
 
 def send_readings_reminders(today: date | None = None) -> int:
@@ -148,9 +140,10 @@ def send_readings_reminders(today: date | None = None) -> int:
         return 0
     now = clock.now()
     for item in pending:
-        subject, body = render_reminder(item)
-        outbox.queue_email(item.user.email, subject, body, user_id=item.user.id,
-                           category=f"readings_reminder_{item.kind}")
+        if message_templates.wants_email("readings.reminder", item.user.locale):
+            subject, body = render_reminder(item)
+            outbox.queue_email(item.user.email, subject, body, user_id=item.user.id,
+                               category=f"readings_reminder_{item.kind}")
         db.session.add(ReadingsReminder(user_id=item.user.id, window_id=item.window.id, kind=item.kind, sent_at=now))
     try:
         db.session.commit()

@@ -33,6 +33,7 @@ from crm.models import Contract, ContractAccess, ContractEmail, Counterparty
 from crm.models.access import ContractRole
 from crm.models.user import CUSTOMER_ROLE, CrmUser, OneTimeCode
 from crm.services import ServiceError, audit, codes, throttle
+from crm.services.message_templates import recipient_locale, render_message
 from crm.services.outbox import queue_email
 from crm.services.passwords import check_password_policy
 from crm.services.settings import (
@@ -132,6 +133,13 @@ def _render_mail(name: str, **context) -> str:
     return render_template(f"email/signup_{name}.txt", **context)
 
 
+def _queue_code(user: CrmUser, email: str, code: str) -> None:
+    """The e-mail confirmation code, from its editable template (SPEC B7)."""
+    subject, body = render_message("signup.code", recipient_locale(user),
+                                   {"code": code, "minutes": int(CODE_TTL.total_seconds() // 60)})
+    queue_email(email, subject, body, user_id=user.id, category="signup")
+
+
 def _public_url(endpoint: str, **values) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL", "").rstrip("/")
     return f"{base}{url_for(endpoint, **values)}"
@@ -162,9 +170,7 @@ def _create_self_signup(email: str, password: str, marketing: bool, payload: dic
     user = _new_customer(username=username or email, email=email, password=password, agreement_accepted_at=now,
                          marketing_consent=bool(marketing))
     code = codes.issue(CONFIRM_EMAIL, user_id=user.id, ttl=CODE_TTL, target=email, payload=payload)
-    queue_email(email, _("Your confirmation code: %(code)s", code=code),
-                _render_mail("code", code=code, minutes=int(CODE_TTL.total_seconds() // 60)),
-                user_id=user.id, category="signup")
+    _queue_code(user, email, code)
     audit.record("signup.create", actor=user, subject_type="user", subject_id=user.id,
                  detail={"method": method, "email": email, "marketing_consent": bool(marketing)})
     db.session.commit()
@@ -238,9 +244,7 @@ def resend_confirmation_code(user: CrmUser) -> None:
         .order_by(OneTimeCode.created_at.desc()).limit(1))
     code = codes.issue(CONFIRM_EMAIL, user_id=user.id, ttl=CODE_TTL, target=user.email,
                        payload=previous.payload if previous is not None else None)
-    queue_email(user.email, _("Your confirmation code: %(code)s", code=code),
-                _render_mail("code", code=code, minutes=int(CODE_TTL.total_seconds() // 60)),
-                user_id=user.id, category="signup")
+    _queue_code(user, user.email, code)
     db.session.commit()
 
 
@@ -333,6 +337,10 @@ def _bind(user: CrmUser, contract: Contract, *, confirmed: bool, how: str, actor
     audit.record("binding.confirmed" if confirmed else "binding.requested", actor=actor or user,
                  subject_type="contract_access", subject_id=access.id, counterparty_id=contract.counterparty_id,
                  detail={"contract": contract.number, "user": user.email, "role": access.role, "how": how})
+    if confirmed:
+        from workflows.notifications import notify_contract_role  # "Contract N was added with role R"
+
+        notify_contract_role("role_granted", user, contract, access.role)
     return access
 
 
@@ -371,10 +379,10 @@ def request_contract_binding(user: CrmUser, contract_number: str, contract_email
     token = codes.issue(BIND_CONTRACT, user_id=user.id, ttl=BINDING_TTL, target=email, link=True,
                         payload={"access_id": access.id})
     link = _public_url("portal.confirm_binding", token=token)
-    queue_email(email, _("Confirm access to contract %(number)s", number=contract.number),
-                _render_mail("bind", link=link, contract=contract, user=user,
-                             hours=int(BINDING_TTL.total_seconds() // 3600)),
-                user_id=user.id, category="signup")
+    subject, body = render_message("binding.confirm", recipient_locale(user), {
+        "requester_name": user.full_name or user.email, "requester_email": user.email,
+        "contract_number": contract.number, "link": link, "hours": int(BINDING_TTL.total_seconds() // 3600)})
+    queue_email(email, subject, body, user_id=user.id, category="signup")
     db.session.commit()
     return access
 
@@ -394,6 +402,9 @@ def confirm_contract_binding(token: str) -> ContractAccess:
                  counterparty_id=access.contract.counterparty_id,
                  detail={"contract": access.contract.number, "user": access.user.email, "role": access.role,
                          "how": "contract_email", "confirmed_by": row.target})
+    from workflows.notifications import notify_contract_role
+
+    notify_contract_role("role_granted", access.user, access.contract, access.role)
     db.session.commit()
     return access
 
