@@ -89,6 +89,9 @@ def _portal_context():
             selector_grants=context.selector_grants(),
             menu=navigation.menu_for(selected),
         )
+        from customer_portal.notifications import layout_state
+
+        values.update(layout_state())  # the bell, modals and banners: two statements, cached per request
     return values
 
 
