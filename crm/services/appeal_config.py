@@ -17,6 +17,7 @@ from crm.extensions import db
 from crm.models import (
     Appeal,
     AppealDraft,
+    AppealTopic,
     FormDefinition,
     FormField,
     FormStep,
@@ -25,7 +26,7 @@ from crm.models import (
     WorkflowTransition,
 )
 from crm.services import ServiceError
-from crm.services.appeal_forms import FIELD_TYPES, PREFILL_PATHS
+from crm.services.appeal_forms import DEFAULT_WORKFLOW_CODE, FIELD_TYPES, PREFILL_PATHS
 
 CUSTOMER_ROLE = "customer"
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")
@@ -54,18 +55,30 @@ def workflow_in_use(workflow_id: int) -> bool:
     return bool(db.session.scalar(select(exists().where(Appeal.workflow_id == workflow_id))))
 
 
-def refuse_form_edit(form_id: int | None) -> None:
-    """DefinitionInUseError when the form version is pinned by appeals or drafts."""
-    if form_id is not None and form_in_use(form_id):
-        raise DefinitionInUseError(_("Appeals already use this version of the form, so it cannot be changed. "
-                                     "Use “New version” and edit the copy."))
+def refuse_form_edit(form: FormDefinition | None) -> None:
+    """DefinitionInUseError when the form version is old or pinned by appeals or drafts (read-only)."""
+    if form is None or form.id is None:
+        return
+    if not form.is_current:
+        raise DefinitionInUseError(_("Version %(version)d of the form “%(name)s” is an old version and is read-only.",
+                                     version=form.version, name=form.name))
+    if form_in_use(form.id):
+        raise DefinitionInUseError(_("Appeals already use version %(version)d of the form “%(name)s”, so it cannot "
+                                     "be changed. Use “New version” and edit the copy.", version=form.version,
+                                     name=form.name))
 
 
-def refuse_workflow_edit(workflow_id: int | None) -> None:
-    """DefinitionInUseError when the workflow version is pinned by appeals."""
-    if workflow_id is not None and workflow_in_use(workflow_id):
-        raise DefinitionInUseError(_("Appeals already use this version of the workflow, so it cannot be "
-                                     "changed. Use “New version” and edit the copy."))
+def refuse_workflow_edit(workflow: WorkflowDefinition | None) -> None:
+    """DefinitionInUseError when the workflow version is old or pinned by appeals (read-only)."""
+    if workflow is None or workflow.id is None:
+        return
+    if not workflow.is_current:
+        raise DefinitionInUseError(_("Version %(version)d of the workflow “%(name)s” is an old version and is "
+                                     "read-only.", version=workflow.version, name=workflow.name))
+    if workflow_in_use(workflow.id):
+        raise DefinitionInUseError(_("Appeals already use version %(version)d of the workflow “%(name)s”, so it "
+                                     "cannot be changed. Use “New version” and edit the copy.",
+                                     version=workflow.version, name=workflow.name))
 
 
 def field_problems(name: str | None, field_type: str | None, options: Iterable[str] | None, regex: str | None,
@@ -108,25 +121,41 @@ def check_form(form: FormDefinition) -> None:
         raise ConfigInvalidError(problems)
 
 
-def check_workflow(workflow: WorkflowDefinition, staff_roles: Iterable[str] = ()) -> None:
+def check_workflow(workflow: WorkflowDefinition, staff_roles: Iterable[str] = (), without=None,
+                   complete: bool = True) -> None:
     """ConfigInvalidError unless the workflow has exactly one initial state, a closing state, and
-    transitions only between its own states by an allowed role."""
+    transitions only between its own states by an allowed role. `without`: a state or transition about
+    to be deleted (a deleted state takes its transitions with it). `complete=False` while an admin is
+    still building a workflow no section uses: at most one initial state, closing states not yet needed."""
     problems = []
-    initial = [state for state in workflow.states if state.is_initial]
-    if len(initial) != 1:
+    states = [state for state in workflow.states if state is not without]
+    transitions = [t for t in workflow.transitions
+                   if t is not without and without not in (t.from_state, t.to_state)]
+    initial = [state for state in states if state.is_initial]
+    if len(initial) > 1 or (complete and not initial):
         problems.append(_("A workflow needs exactly one initial state (now %(count)d).", count=len(initial)))
-    if not any(state.is_closing for state in workflow.states):
+    if complete and not any(state.is_closing for state in states):
         problems.append(_("A workflow needs at least one closing state."))
-    if any(state.is_initial and state.is_closing for state in workflow.states):
+    if any(state.is_initial and state.is_closing for state in states):
         problems.append(_("The initial state cannot be a closing state."))
-    codes = [state.code for state in workflow.states]
-    for code in {code for code in codes if codes.count(code) > 1}:
+    codes = [state.code for state in states]
+    for code in sorted({code for code in codes if codes.count(code) > 1}):
         problems.append(_("The state code “%(code)s” is used twice.", code=code))
-    own = {id(state) for state in workflow.states} | {state.id for state in workflow.states if state.id}
+    for code in codes:
+        if not code or not _IDENTIFIER.fullmatch(code):
+            problems.append(_("The state code “%(code)s” must start with a Latin letter and contain only "
+                              "lowercase Latin letters, digits and “_”.", code=code or ""))
+    own = {id(state) for state in states}
     allowed_roles = set(staff_roles) | {CUSTOMER_ROLE}
-    for transition in workflow.transitions:
+    pairs = set()
+    for transition in transitions:
+        pair = (id(transition.from_state), id(transition.to_state))
+        if pair in pairs:
+            problems.append(_("There is already a transition from “%(source)s” to “%(target)s”.",
+                              source=transition.from_state.staff_label, target=transition.to_state.staff_label))
+        pairs.add(pair)
         ends = (transition.from_state, transition.to_state)
-        if any(end is None or (id(end) not in own and end.id not in own) for end in ends):
+        if any(end is None or id(end) not in own for end in ends):
             problems.append(_("Transition “%(label)s” must connect states of this workflow.",
                               label=transition.label))
         elif transition.from_state is transition.to_state:
@@ -136,6 +165,12 @@ def check_workflow(workflow: WorkflowDefinition, staff_roles: Iterable[str] = ()
                               role=transition.allowed_role))
     if problems:
         raise ConfigInvalidError(problems)
+
+
+def workflow_is_live(workflow: WorkflowDefinition) -> bool:
+    """Whether a catalogue entry names this workflow's code (so it must stay complete)."""
+    return bool(db.session.scalar(select(exists().where(AppealTopic.workflow_code == workflow.code)))) or \
+        workflow.code == DEFAULT_WORKFLOW_CODE
 
 
 def _next_version(model, code: str) -> int:
