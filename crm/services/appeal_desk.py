@@ -1,0 +1,479 @@
+"""The curator desk's read side (SPEC B4): who sees which appeals, the queue, the card, canned replies.
+
+Scope (`desk_branch_ids`): an Admin and an Auditor (read-only oversight) see every appeal; a curator
+sees the appeals of the branches they curate (the Curator rows linked to their staff user) and
+nothing else — not even an appeal assigned to them in another branch, and not the rare appeal with
+no branch (a customer with no contract at all), which the Admin handles. Any other staff user sees
+nothing. Every read below goes through `_scope_clause`, so a forgotten filter cannot leak a branch.
+
+The queue is one page of rows plus one count, whatever the page holds: the rows come from one SELECT
+of plain columns (state label, branch, section, assignee, customer joined in), filtered branch first,
+sorted on an indexed column (`sla_due_at` by default, nulls — paused or no clock — last; then
+`last_message_at` or `created_at`), paged with LIMIT/OFFSET. The filter's option lists are one query
+each. Read helpers never commit.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask_babel import gettext as _
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from sqlalchemy import and_, false, func, or_, select
+from sqlalchemy.orm import aliased, joinedload, selectinload
+
+from crm import clock
+from crm.extensions import db
+from crm.models import (
+    Appeal,
+    AppealAttachment,
+    AppealEvent,
+    AppealMessage,
+    AppealTopic,
+    Branch,
+    CannedReply,
+    Contract,
+    Counterparty,
+    CrmUser,
+    Curator,
+    WorkflowDefinition,
+    WorkflowState,
+)
+from crm.services import ServiceError
+
+PAGE_SIZE = 25
+#: rows due within this time are amber; past due rows are red (the engine's "due soon" uses the same 4 h)
+DUE_SOON = timedelta(hours=4)
+OPEN, CLOSED, ANY = "open", "closed", "all"
+MINE, UNASSIGNED = "mine", "unassigned"
+BREACHED, DUE = "breached", "due"
+SORTS = ("sla", "last_message", "created")
+DEFAULT_DUE_HOURS = 4
+MAX_DUE_HOURS = 24 * 30
+MAX_SEARCH = 100
+SEE_ALL_ROLES = {"Admin", "Auditor"}
+PLACEHOLDERS = ("customer_name", "appeal_number", "appeal_title", "contract_number", "curator_name",
+                "curator_phone")
+
+
+class DeskError(ServiceError):
+    """A desk request cannot be served as asked; `messages` lists every problem (localised)."""
+
+    def __init__(self, messages: list[str] | str, field: str | None = None):
+        messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__(" ".join(messages), field=field)
+        self.messages = messages
+
+
+# --- scope -----------------------------------------------------------------------------------------
+
+def desk_branch_ids(user) -> set[int] | None:
+    """Branches whose appeals the staff user sees: None = all (Admin, Auditor), else the curated ones."""
+    if user is None or not getattr(user, "is_authenticated", True):
+        return set()
+    if {role.name for role in user.roles} & SEE_ALL_ROLES:
+        return None
+    return set(db.session.scalars(select(Curator.branch_id).where(Curator.user_id == user.id)))
+
+
+def _scope_clause(branch_ids: set[int] | None):
+    if branch_ids is None:
+        return None
+    if not branch_ids:
+        return false()
+    return Appeal.branch_id.in_(sorted(branch_ids))
+
+
+def _scoped(query, user):
+    clause = _scope_clause(desk_branch_ids(user))
+    return query if clause is None else query.where(clause)
+
+
+# --- the filter ------------------------------------------------------------------------------------
+
+@dataclass
+class QueueFilter:
+    """What the queue shows: status (open/closed/all/a state code), section, branch, assignee
+    ("mine", "unassigned" or a user id), SLA (breached / due within `due_hours`), unread, search."""
+
+    status: str = OPEN
+    section_id: int | None = None
+    branch_id: int | None = None
+    assignee: str | None = None
+    sla: str | None = None
+    due_hours: int = DEFAULT_DUE_HOURS
+    unread: bool = False
+    search: str | None = None
+    sort: str = "sla"
+    page: int = 1
+
+    def as_args(self, **override) -> dict[str, str]:
+        """The filter as query-string arguments (for links that keep it)."""
+        args = {"status": self.status, "section": self.section_id or "", "branch": self.branch_id or "",
+                "assignee": self.assignee or "", "sla": self.sla or "", "hours": self.due_hours,
+                "unread": "1" if self.unread else "", "q": self.search or "", "sort": self.sort, "page": self.page}
+        args.update(override)
+        return {key: str(value) for key, value in args.items() if value not in ("", None)}
+
+
+def _int_arg(args: Mapping[str, str], name: str, message: str, problems: list[str]) -> int | None:
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    if raw.isdigit() and len(raw) <= 12:
+        return int(raw)
+    problems.append(message)
+    return None
+
+
+def parse_filter(args: Mapping[str, str]) -> QueueFilter:
+    """The filter from a query string; raises DeskError listing every problem (with `.filter` kept sane)."""
+    problems: list[str] = []
+    chosen = QueueFilter()
+    chosen.status = (args.get("status") or OPEN).strip()[:64] or OPEN
+    chosen.section_id = _int_arg(args, "section", _("Unknown section: choose one from the list."), problems)
+    chosen.branch_id = _int_arg(args, "branch", _("Unknown branch: choose one from the list."), problems)
+    assignee = (args.get("assignee") or "").strip()
+    if assignee in ("", MINE, UNASSIGNED) or (assignee.isdigit() and len(assignee) <= 12):
+        chosen.assignee = assignee or None
+    else:
+        problems.append(_("Unknown curator: choose one from the list."))
+    sla = (args.get("sla") or "").strip()
+    if sla in ("", BREACHED, DUE):
+        chosen.sla = sla or None
+    else:
+        problems.append(_("Unknown SLA filter: choose one from the list."))
+    hours = (args.get("hours") or "").strip()
+    if hours:
+        if hours.isdigit() and 1 <= int(hours) <= MAX_DUE_HOURS:
+            chosen.due_hours = int(hours)
+        else:
+            problems.append(_("Hours until the SLA due time: a whole number from 1 to %(max)s.", max=MAX_DUE_HOURS))
+    chosen.unread = (args.get("unread") or "") in ("1", "on", "true")
+    chosen.search = (args.get("q") or "").strip()[:MAX_SEARCH] or None
+    sort = (args.get("sort") or "sla").strip()
+    if sort in SORTS:
+        chosen.sort = sort
+    else:
+        problems.append(_("Unknown sort order: choose one from the list."))
+    page = (args.get("page") or "1").strip()
+    chosen.page = int(page) if page.isdigit() and 0 < len(page) <= 6 and int(page) > 0 else 1
+    if problems:
+        error = DeskError(problems, field="filter")
+        error.filter = chosen
+        raise error
+    return chosen
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+@dataclass
+class QueueRow:
+    """One appeal in the queue, with everything the row shows (no lazy loads)."""
+
+    id: int
+    number: str
+    title: str
+    state_code: str
+    state_label: str
+    closed: bool
+    sla_due_at: datetime | None
+    sla_paused: bool
+    staff_unread: bool
+    last_message_at: datetime
+    created_at: datetime
+    branch_code: str | None
+    section_name: str
+    assignee_name: str | None
+    customer_name: str
+    counterparty_id: int | None
+    contract_number: str | None
+    sla_class: str = ""          # "breached" | "due_soon" | "" (for the highlight)
+
+
+@dataclass
+class QueuePage:
+    filter: QueueFilter
+    rows: list[QueueRow]
+    total: int
+    page: int
+    pages: int
+    branches: list[Branch] = field(default_factory=list)
+    sections: list[AppealTopic] = field(default_factory=list)
+    curators: list[tuple[int, str]] = field(default_factory=list)
+    states: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _person(first, last) -> str:
+    return " ".join(part for part in (last, first) if part)
+
+
+def _filter_clauses(user, chosen: QueueFilter, now: datetime) -> list:
+    clauses = []
+    scope = _scope_clause(desk_branch_ids(user))
+    if scope is not None:
+        clauses.append(scope)          # the branch filter first: it is what the index leads with
+    if chosen.branch_id is not None:
+        clauses.append(Appeal.branch_id == chosen.branch_id)
+    if chosen.status == OPEN:
+        clauses.append(Appeal.closed_at.is_(None))
+    elif chosen.status == CLOSED:
+        clauses.append(Appeal.closed_at.is_not(None))
+    elif chosen.status != ANY:
+        clauses.append(Appeal.state_code == chosen.status)
+    if chosen.section_id is not None:
+        clauses.append(or_(Appeal.section_id == chosen.section_id, Appeal.subsection_id == chosen.section_id,
+                           Appeal.topic_id == chosen.section_id))
+    if chosen.assignee == MINE:
+        clauses.append(Appeal.assignee_id == user.id)
+    elif chosen.assignee == UNASSIGNED:
+        clauses.append(Appeal.assignee_id.is_(None))
+    elif chosen.assignee:
+        clauses.append(Appeal.assignee_id == int(chosen.assignee))
+    if chosen.sla == BREACHED:
+        clauses += [Appeal.sla_due_at < now, Appeal.closed_at.is_(None)]
+    elif chosen.sla == DUE:
+        clauses += [Appeal.sla_due_at >= now, Appeal.sla_due_at <= now + timedelta(hours=chosen.due_hours),
+                    Appeal.closed_at.is_(None)]
+    if chosen.unread:
+        clauses.append(Appeal.staff_unread.is_(True))
+    return clauses
+
+
+def _search_clause(search: str, author, counterparty):
+    pattern = _like(search)
+    return or_(Appeal.number.ilike(pattern, escape="\\"), Appeal.title.ilike(pattern, escape="\\"),
+               counterparty.short_name.ilike(pattern, escape="\\"), counterparty.inn.like(pattern, escape="\\"),
+               author.last_name.ilike(pattern, escape="\\"), author.email.ilike(pattern, escape="\\"),
+               Contract.number.like(pattern, escape="\\"))
+
+
+def _order(sort: str):
+    if sort == "last_message":
+        return [Appeal.last_message_at.desc(), Appeal.id.desc()]
+    if sort == "created":
+        return [Appeal.created_at.desc(), Appeal.id.desc()]
+    return [Appeal.sla_due_at.asc().nulls_last(), Appeal.id.asc()]
+
+
+def sla_class(due: datetime | None, closed: bool, now: datetime) -> str:
+    """"breached" past the due time, "due_soon" within 4 hours, else "" (closed appeals: "")."""
+    if closed or due is None:
+        return ""
+    if due <= now:
+        return "breached"
+    return "due_soon" if due - now <= DUE_SOON else ""
+
+
+def queue(user, chosen: QueueFilter | None = None, sort: str | None = None, page: int | None = None) -> QueuePage:
+    """One page of the appeals `user` may see that match the filter, and the filter's option lists."""
+    chosen = chosen or QueueFilter()
+    if sort:
+        chosen.sort = sort
+    if page:
+        chosen.page = page
+    now = clock.now()
+    author, assignee = aliased(CrmUser), aliased(CrmUser)
+    section = aliased(AppealTopic)
+    clauses = _filter_clauses(user, chosen, now)
+    counted = select(func.count(Appeal.id)).select_from(Appeal)
+    if chosen.search:
+        counted = (counted.join(author, author.id == Appeal.author_id)
+                   .outerjoin(Contract, Contract.id == Appeal.contract_id)
+                   .outerjoin(Counterparty, Counterparty.id == Contract.counterparty_id))
+        clauses.append(_search_clause(chosen.search, author, Counterparty))
+    total = db.session.scalar(counted.where(*clauses)) or 0
+    pages = max(1, -(-total // PAGE_SIZE))
+    chosen.page = min(chosen.page, pages)
+    rows = db.session.execute(
+        select(Appeal.id, Appeal.number, Appeal.title, Appeal.state_code, WorkflowState.staff_label,
+               Appeal.closed_at, Appeal.sla_due_at, Appeal.sla_paused_at, Appeal.staff_unread,
+               Appeal.last_message_at, Appeal.created_at, Branch.code, section.name,
+               assignee.first_name, assignee.last_name, Counterparty.short_name, Counterparty.id,
+               author.first_name, author.last_name, author.email, Contract.number)
+        .select_from(Appeal)
+        .join(author, author.id == Appeal.author_id)
+        .join(section, section.id == Appeal.section_id)
+        .outerjoin(WorkflowState, and_(WorkflowState.workflow_id == Appeal.workflow_id,
+                                       WorkflowState.code == Appeal.state_code))
+        .outerjoin(Branch, Branch.id == Appeal.branch_id)
+        .outerjoin(assignee, assignee.id == Appeal.assignee_id)
+        .outerjoin(Contract, Contract.id == Appeal.contract_id)
+        .outerjoin(Counterparty, Counterparty.id == Contract.counterparty_id)
+        .where(*clauses)
+        .order_by(*_order(chosen.sort))
+        .limit(PAGE_SIZE).offset((chosen.page - 1) * PAGE_SIZE)
+    ).all()
+    lines = []
+    for (appeal_id, number, title, code, label, closed_at, due, paused_at, unread, last_at, created_at, branch_code,
+         section_name, a_first, a_last, cp_name, cp_id, u_first, u_last, u_email, contract_number) in rows:
+        customer = cp_name or _person(u_first, u_last) or u_email or ""
+        lines.append(QueueRow(appeal_id, number, title, code, label or code, closed_at is not None, due,
+                              paused_at is not None, unread, last_at, created_at, branch_code, section_name,
+                              _person(a_first, a_last) or None, customer, cp_id, contract_number,
+                              sla_class(due, closed_at is not None, now)))
+    result = QueuePage(chosen, lines, total, chosen.page, pages)
+    _fill_options(result, user)
+    return result
+
+
+def _fill_options(result: QueuePage, user) -> None:
+    """The filter's choices, limited to what the user may see (one query each)."""
+    branch_ids = desk_branch_ids(user)
+    branches = select(Branch).order_by(Branch.code)
+    curators = (select(CrmUser.id, CrmUser.first_name, CrmUser.last_name).join(Curator, Curator.user_id == CrmUser.id)
+                .distinct().order_by(CrmUser.last_name, CrmUser.first_name, CrmUser.id))
+    if branch_ids is not None:
+        ids = sorted(branch_ids) or [-1]
+        branches = branches.where(Branch.id.in_(ids))
+        curators = curators.where(Curator.branch_id.in_(ids))
+    result.branches = list(db.session.scalars(branches))
+    result.curators = [(uid, _person(first, last)) for uid, first, last in db.session.execute(curators)]
+    result.sections = list(db.session.scalars(
+        select(AppealTopic).where(AppealTopic.level.in_(("topic", "section")))
+        .order_by(AppealTopic.level.desc(), AppealTopic.position, AppealTopic.name)))
+    seen: dict[str, str] = {}
+    for code, label in db.session.execute(
+            select(WorkflowState.code, WorkflowState.staff_label)
+            .join(WorkflowDefinition, WorkflowDefinition.id == WorkflowState.workflow_id)
+            .where(WorkflowDefinition.is_current.is_(True))
+            .order_by(WorkflowState.position, WorkflowState.id)):
+        seen.setdefault(code, label)
+    result.states = list(seen.items())
+
+
+# --- one appeal ------------------------------------------------------------------------------------
+
+def appeal_for_staff(user, appeal_id) -> Appeal | None:
+    """The appeal with what its card shows, or None when it does not exist or is outside the user's scope."""
+    if appeal_id is None or not str(appeal_id).isdigit():
+        return None
+    query = (select(Appeal).where(Appeal.id == int(appeal_id))
+             .options(joinedload(Appeal.contract).joinedload(Contract.counterparty),
+                      joinedload(Appeal.energy_object), joinedload(Appeal.branch), joinedload(Appeal.author),
+                      joinedload(Appeal.assignee), joinedload(Appeal.topic), joinedload(Appeal.section),
+                      joinedload(Appeal.subsection), joinedload(Appeal.form)))
+    return db.session.scalars(_scoped(query, user)).first()
+
+
+def attachment_for_staff(user, appeal_id, attachment_id) -> AppealAttachment | None:
+    """A file of an appeal the user may see (never a draft's file), or None."""
+    if not str(appeal_id).isdigit() or not str(attachment_id).isdigit():
+        return None
+    query = (select(AppealAttachment).join(Appeal, Appeal.id == AppealAttachment.appeal_id)
+             .where(AppealAttachment.id == int(attachment_id), Appeal.id == int(appeal_id)))
+    return db.session.scalars(_scoped(query, user)).first()
+
+
+def dialogue(appeal: Appeal) -> list[AppealMessage]:
+    """Every message of the appeal, internal notes included, oldest first, with files and authors."""
+    return list(db.session.scalars(
+        select(AppealMessage).where(AppealMessage.appeal_id == appeal.id)
+        .options(selectinload(AppealMessage.attachments), joinedload(AppealMessage.author))
+        .order_by(AppealMessage.created_at, AppealMessage.id)))
+
+
+def form_files(appeal: Appeal) -> list[AppealAttachment]:
+    """Files attached to the form (not to a message)."""
+    return list(db.session.scalars(
+        select(AppealAttachment).where(AppealAttachment.appeal_id == appeal.id, AppealAttachment.message_id.is_(None))
+        .order_by(AppealAttachment.id)))
+
+
+@dataclass
+class EventLine:
+    event: AppealEvent
+    actor_name: str
+    from_label: str | None
+    to_label: str | None
+    assignee_name: str | None = None
+
+
+def history(appeal: Appeal) -> list[EventLine]:
+    """The appeal's events, oldest first, with actor names and state labels (three queries)."""
+    events = list(db.session.scalars(select(AppealEvent).where(AppealEvent.appeal_id == appeal.id)
+                                     .order_by(AppealEvent.created_at, AppealEvent.id)))
+    actor_ids = {e.actor_id for e in events if e.actor_id}
+    for e in events:   # "assigned" events name the previous and the new assignee
+        if e.kind == "assigned":
+            actor_ids |= {v for k, v in (e.detail or {}).items() if k in ("from", "to") and isinstance(v, int)}
+    names = {uid: _person(first, last) or email for uid, first, last, email in db.session.execute(
+        select(CrmUser.id, CrmUser.first_name, CrmUser.last_name, CrmUser.email).where(
+            CrmUser.id.in_(sorted(i for i in actor_ids if i) or [-1])))}
+    labels = dict(db.session.execute(select(WorkflowState.code, WorkflowState.staff_label)
+                                     .where(WorkflowState.workflow_id == appeal.workflow_id)).all())
+    return [EventLine(e, names.get(e.actor_id, "") if e.actor_id else _("System"),
+                      labels.get(e.from_state, e.from_state) if e.from_state else None,
+                      labels.get(e.to_state, e.to_state) if e.to_state else None,
+                      names.get((e.detail or {}).get("to")) if e.kind == "assigned" else None) for e in events]
+
+
+def assignable_users(appeal: Appeal) -> list[tuple[int, str]]:
+    """Staff users who curate the appeal's branch (id, name): whom the appeal may be assigned to."""
+    if appeal.branch_id is None:
+        return []
+    rows = db.session.execute(
+        select(CrmUser.id, CrmUser.first_name, CrmUser.last_name, Curator.full_name)
+        .join(Curator, Curator.user_id == CrmUser.id)
+        .where(Curator.branch_id == appeal.branch_id, CrmUser.active.is_(True))
+        .order_by(Curator.full_name, CrmUser.id))
+    seen: dict[int, str] = {}
+    for uid, first, last, full_name in rows:
+        seen.setdefault(uid, full_name or _person(first, last))
+    return list(seen.items())
+
+
+# --- canned replies --------------------------------------------------------------------------------
+
+def canned_replies(appeal: Appeal) -> list[CannedReply]:
+    """Active canned replies for the appeal: its section's first, then the general ones."""
+    replies = db.session.scalars(
+        select(CannedReply).where(CannedReply.active.is_(True),
+                                  or_(CannedReply.section_id.is_(None), CannedReply.section_id == appeal.section_id))
+        .order_by(CannedReply.title, CannedReply.id)).all()
+    return sorted(replies, key=lambda r: r.section_id is None)
+
+
+def curator_of(user, appeal: Appeal) -> Curator | None:
+    """The Curator card of a staff user, the one of the appeal's branch first."""
+    cards = db.session.scalars(select(Curator).where(Curator.user_id == user.id).order_by(Curator.id)).all()
+    return next((c for c in cards if c.branch_id == appeal.branch_id), cards[0] if cards else None)
+
+
+_SANDBOX = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+def placeholders(appeal: Appeal, curator) -> dict[str, str]:
+    """The values a canned reply may use; `curator` is a Curator card or a staff user."""
+    author = appeal.author
+    customer = (author.full_name if author is not None else "") or (
+        appeal.contract.counterparty.short_name if appeal.contract is not None else "")
+    if isinstance(curator, Curator):
+        curator_name, curator_phone = curator.full_name, curator.phone or (curator.branch.phone or "")
+    else:
+        curator_name = getattr(curator, "full_name", "") or ""
+        curator_phone = getattr(curator, "phone", "") or ""
+    return {"customer_name": customer, "appeal_number": appeal.number, "appeal_title": appeal.title,
+            "contract_number": appeal.contract.number if appeal.contract is not None else "",
+            "curator_name": curator_name, "curator_phone": curator_phone}
+
+
+def render_canned_reply(reply: CannedReply, appeal: Appeal, curator) -> str:
+    """The reply's body with placeholders filled, in a sandbox; a broken template raises DeskError."""
+    try:
+        return _SANDBOX.from_string(reply.body or "").render(**placeholders(appeal, curator)).strip()
+    except TemplateError as error:
+        problem = str(getattr(error, "message", None) or error)[:200]
+        raise DeskError(_("The canned reply “%(title)s” cannot be used: %(problem)s. Ask an administrator to fix "
+                          "it; the placeholders are %(names)s.", title=reply.title, problem=problem,
+                          names=", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS)), field="canned") from None
+    except Exception:  # noqa: BLE001 - an admin-written template must never break the card
+        raise DeskError(_("The canned reply “%(title)s” cannot be used: its template fails. Ask an administrator "
+                          "to fix it.", title=reply.title), field="canned") from None
