@@ -15,6 +15,9 @@ def init_command():
 
     sync_roles(current_app.appbuilder)
     click.echo("Roles and permissions are up to date.")
+    from crm.services.help_content import ensure_help_pages
+
+    click.echo(f"Help pages added: {ensure_help_pages()}.")
     from crm.services.appeal_definitions import ensure_appeal_definitions
 
     ensure_appeal_definitions()

@@ -7,6 +7,7 @@ the demo also loads where `flask crm init` or an admin already made it); the app
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from crm.extensions import db
 from crm.models import (
@@ -51,12 +52,43 @@ def _catalog(builder) -> None:
     db.session.flush()
     director = builder.users["director@demo.example"]
     db.session.add(NewsRead(news_id=news[0].id, user_id=director.id, read_at=builder.days_ago(139)))
-    engineer = builder.users["engineer@demo.example"]
-    db.session.add(ServiceOrder(number=f"З-{builder.today:%y}-000147", service=services[1], user=engineer,
-                                contract=builder.contracts["shared"], contact_name=engineer.full_name,
-                                phone=engineer.phone, status="new", created_at=builder.days_ago(9),
-                                task="Поверка прибора учёта в производственном цехе № 2: срок поверки истекает "
-                                     "в следующем квартале."))
+    _service_orders(builder, services)
+    from crm.services.help_content import ensure_help_pages
+
+    ensure_help_pages(commit=False)
+
+
+def _service_orders(builder, services) -> None:
+    """A new order, one in progress and one billed (its bill is in the shared contract's documents)."""
+    from crm.models import BillingDocument
+
+    engineer, director = builder.users["engineer@demo.example"], builder.users["director@demo.example"]
+    shared = builder.contracts["shared"]
+    year = builder.today.year
+    bill = BillingDocument(contract=shared, doc_type="bill", number=f"У-{year}-000145",
+                           doc_date=builder.days_ago(20).date(), period=builder.days_ago(20).date().replace(day=1),
+                           amount=Decimal("4500.00"), amount_due=Decimal("4500.00"),
+                           due_date=builder.days_ago(10).date())
+    db.session.add(bill)
+    db.session.flush()
+    orders = [
+        ServiceOrder(number=f"У-{year}-000145", service=services[0], user=director, contract=shared,
+                     contact_name=director.full_name, phone=director.phone or "+7 (482) 255-10-10",
+                     status="bill_issued", created_at=builder.days_ago(25), processed_at=builder.days_ago(20),
+                     staff_comment="Замена согласована на 28-е число, счёт выставлен.", bill_document_id=bill.id,
+                     task="Замена счётчика на складе: прибор не проходит поверку."),
+        ServiceOrder(number=f"У-{year}-000146", service=services[3], user=director, contract=shared,
+                     contact_name=director.full_name, phone=director.phone or "+7 (482) 255-10-10",
+                     status="in_progress", created_at=builder.days_ago(12), processed_at=builder.days_ago(11),
+                     staff_comment="Инженер свяжется с вами для согласования даты выезда.",
+                     task="Консультация по выбору ценовой категории для нового цеха."),
+        ServiceOrder(number=f"У-{year}-000147", service=services[1], user=engineer, contract=shared,
+                     contact_name=engineer.full_name, phone=engineer.phone or "+7 (482) 255-10-11", status="new",
+                     created_at=builder.days_ago(9),
+                     task="Поверка прибора учёта в производственном цехе № 2: срок поверки истекает "
+                          "в следующем квартале."),
+    ]
+    db.session.add_all(orders)
 
 
 def _notifications(builder) -> None:

@@ -105,9 +105,9 @@ def help_page(slug: str, locale: str | None) -> HelpPage | None:
     return pages.get((locale or FALLBACK_LOCALE)[:2]) or pages.get(FALLBACK_LOCALE)
 
 
-def ensure_help_pages() -> int:
+def ensure_help_pages(commit: bool = True) -> int:
     """Add the default text of each missing (slug, locale); edited pages stay as they are. Returns
-    how many pages were added (0 on a second run)."""
+    how many pages were added (0 on a second run). The demo passes commit=False: it owns its transaction."""
     existing = set(db.session.execute(select(HelpPage.slug, HelpPage.locale)).tuples())
     added = 0
     for (slug, locale), (title, body) in DEFAULT_PAGES.items():
@@ -115,7 +115,8 @@ def ensure_help_pages() -> int:
             db.session.add(HelpPage(slug=slug, locale=locale, title=title, body_markdown=body,
                                     updated_at=clock.now()))
             added += 1
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return added
 
 

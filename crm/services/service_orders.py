@@ -60,7 +60,7 @@ class OrderError(ServiceError):
 def status_label(status: str) -> str:
     """The status as the customer and staff read it."""
     return {
-        "new": _("New"), "in_progress": _("In progress"), "bill_issued": _("Bill issued"),
+        "new": _("Received"), "in_progress": _("In progress"), "bill_issued": _("Bill issued"),
         "done": _("Done"), "cancelled": _("Cancelled"),
     }.get(status, status)
 
