@@ -552,3 +552,14 @@ def test_grant_action_absent_when_appeal_is_not_an_access_request(app, desk):
 def test_appeals_menu_comes_first_when_staff_opens_back_office(app, desk):
     names = [item.name for item in app.appbuilder.menu.get_list()]
     assert names[0] == "Appeals"
+
+
+def test_customer_360_links_each_appeal_to_its_desk_card_when_staff_may_open_it(app, desk):
+    with data(app):
+        o = _objects(desk)
+        appeal = make_appeal(o.customer_north, o.north)
+        appeal_id, counterparty_id = appeal.id, o.north.counterparty_id
+    html = _client(app, "curator_n").get(f"/admin/customers/{counterparty_id}").get_data(as_text=True)
+    assert f'href="/admin/appeals/{appeal_id}"' in html
+    card = _client(app, "curator_n").get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
+    assert f'href="/admin/customers/{counterparty_id}"' in card
