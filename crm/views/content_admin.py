@@ -47,7 +47,7 @@ class ServiceView(CrmModelView):
     add_title = _l("Add service")
     edit_title = _l("Edit service")
     label_columns = labels(name=_l("Name"), description=_l("Description"), approx_price=_l("Approximate price"),
-                           price_note=_l("Price as shown"), picture_key=_l("Picture"), position=_l("Position"),
+                           price_note=_l("Price as shown"), picture_key=_l("Picture"), position=_l("Sort order"),
                            active=_l("Offered to customers"), picture=_l("Picture"))
     list_columns = ["position", "name", "approx_price", "price_note", "active"]
     show_columns = ["name", "description", "approx_price", "price_note", "picture_key", "position", "active"]
@@ -144,7 +144,7 @@ class FaqGroupView(CrmModelView):
     staff_access = CONTENT_ADMIN
     list_title = _l("FAQ groups")
     show_title = add_title = edit_title = _l("FAQ group")
-    label_columns = labels(name=_l("Name"), position=_l("Position"))
+    label_columns = labels(name=_l("Name"), position=_l("Sort order"))
     list_columns = show_columns = add_columns = edit_columns = ["name", "position"]
     search_columns = ["name"]
     base_order = ("position", "asc")
@@ -157,7 +157,7 @@ class FaqItemView(CrmModelView):
     list_title = _l("Questions and answers")
     show_title = add_title = edit_title = _l("Question and answer")
     label_columns = labels(group=_l("Group"), question=_l("Question"), answer_markdown=_l("Answer (Markdown)"),
-                           position=_l("Position"))
+                           position=_l("Sort order"))
     list_columns = ["group", "question", "position"]
     show_columns = ["group", "question", "answer_markdown", "position"]
     add_columns = edit_columns = ["group", "question", "answer_markdown", "position"]
@@ -204,7 +204,7 @@ class ContactQuestionView(CrmModelView):
     base_permissions = ["can_list", "can_show", "can_answer"]
     list_title = _l("Questions from customers")
     show_title = _l("Question from a customer")
-    label_columns = labels(created_at=_l("Asked"), name=_l("Name"), email=_l("E-mail"), phone=_l("Phone"),
+    label_columns = labels(created_at=_l("Asked"), name=_l("Name of the asker"), email=_l("E-mail"), phone=_l("Phone"),
                            text=_l("Question"), status=_l("Status"), answer=_l("Answer"), contract=_l("Contract"),
                            handled_at=_l("Handled"), user=_l("Customer account"))
     list_columns = ["created_at", "name", "email", "contract", "status"]

@@ -83,7 +83,7 @@ def test_order_is_refused_with_every_problem_when_fields_are_bad(app, db, shop):
     response = _order(client, shop, contact_name=" ", phone="12345", task="коротко")
     assert response.status_code == 400
     page = _plain(response)
-    assert "Укажите имя контактного лица." in page
+    assert "Введите ФИО контактного лица." in page
     assert "Введите российский номер телефона" in page
     assert "Опишите задачу (не менее 10 символов)." in page
     assert db.session.scalar(select(func.count(ServiceOrder.id))) == 0
