@@ -87,3 +87,21 @@ def escalate_appeals_job() -> int:
         return appeals.escalate_overdue()
     finally:
         db.session.remove()
+
+
+def deliver_email_batch_job(outbox_ids: list[int]) -> int:
+    """Send a batch of outbox e-mails (notification fan-out); each row is claimed, so a row the sweeper
+    also picked up goes out once. Returns how many were sent. (Each delivery uses its own session.)"""
+    from crm.services import outbox
+
+    return sum(1 for outbox_id in outbox_ids if outbox.deliver(outbox_id) == "sent")
+
+
+def send_scheduled_notifications_job() -> int:
+    """Fan out notifications whose scheduled time has come (SPEC B6, W4)."""
+    from workflows import notifications
+
+    try:
+        return notifications.send_scheduled()
+    finally:
+        db.session.remove()

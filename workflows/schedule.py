@@ -17,6 +17,7 @@ PERIODIC_JOBS = [
     (jobs.remove_expired_bindings_job, 600),
     (jobs.block_unactivated_accounts_job, 600),
     (jobs.readings_reminders_job, 3600),
+    (jobs.send_scheduled_notifications_job, 60),
     (jobs.expire_appeal_drafts_job, 3600),
     (jobs.escalate_appeals_job, 300),
 ]
