@@ -16,7 +16,7 @@ from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from wtforms import TextAreaField
+from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
 from crm.extensions import db
@@ -126,6 +126,11 @@ def _current_states():
                               .order_by(WorkflowDefinition.code, WorkflowState.position)).all()
 
 
+def _flags(*names: str) -> dict:
+    """Checkboxes for NOT NULL booleans: FAB would mark them required, so an unticked box never saves."""
+    return {name: BooleanField(LABELS[name]) for name in names}
+
+
 def _query_field(label, query, get_label, required=True):
     return QuerySelectField(label, query_func=query, get_pk_func=lambda row: row.id, get_label=get_label,
                             allow_blank=not required, widget=Select2Widget(),
@@ -153,6 +158,7 @@ class AppealTopicView(CrmModelView):
         "workflow_code": _l("Code of a workflow (Workflows list); empty means “default”."),
     }
     formatters_columns = {"requires_contract": yes_no, "active": yes_no}
+    add_form_extra_fields = edit_form_extra_fields = _flags("active", "requires_contract")
 
     def pre_add(self, item):
         self._check(item)
@@ -212,6 +218,7 @@ class FormFieldView(CrmModelView):
                              lambda step: f"{_form_label(step.form)} — {step.position}. {step.title}"),
         "options_text": TextAreaField(_l("Options"), description=_l("For a choice field: one option per line."),
                                       render_kw={"rows": 5}),
+        **_flags("required"),
     }
     description_columns = {
         "name": _l("Technical name: lowercase Latin letters, digits and “_”, unique in the form."),
@@ -360,6 +367,7 @@ class WorkflowStateView(CrmModelView):
     base_order = ("position", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
         "workflow": _query_field(_l("Workflow"), _current_workflows, str),
+        **_flags("sla_paused", "dialogue_allowed", "is_initial", "is_closing"),
     }
     description_columns = {
         "sla_hours": _l("Hours to act in this state; empty: no deadline."),
@@ -469,6 +477,7 @@ class CannedReplyView(CrmModelView):
     search_columns = ["title", "body", "section", "active"]
     base_order = ("title", "asc")
     formatters_columns = {"active": yes_no}
+    add_form_extra_fields = edit_form_extra_fields = _flags("active")
     description_columns = {
         "body": _l("Placeholders: {{ customer_name }}, {{ appeal_number }}, {{ appeal_title }}, "
                    "{{ contract_number }}, {{ curator_name }}, {{ curator_phone }}."),
@@ -515,6 +524,7 @@ class AssignmentRuleView(CrmModelView):
             _l("Staff users"), query_func=lambda: _staff_users(), get_pk_func=lambda user: user.id,
             get_label=lambda user: f"{user.full_name} ({user.username})", widget=Select2ManyWidget(),
             validators=[DataRequired(message=_l("Choose at least one staff user."))]),
+        **_flags("active"),
     }
 
 
