@@ -196,3 +196,29 @@ def test_price_list_is_a_real_xlsx_when_downloaded(app, shop):
     assert rows[2][:2] == ("№", "Услуга")
     assert rows[3][1] == "Поверка прибора учёта" and rows[3][3] == 2300 and rows[3][4] == "от 2 300 ₽"
     assert all("Снятая" not in str(row[1]) for row in rows)
+
+
+def test_curator_issues_a_bill_in_the_back_office_and_auditor_cannot(app, db, shop):
+    client = app.test_client()
+    f.login(client, "buyer@services.example")
+    _order(client, shop)
+    order_id = db.session.scalar(select(ServiceOrder.id))
+    f.user("auditor@services.example", username="auditor-services", roles=("Auditor",))
+    db.session.commit()
+    auditor = app.test_client()
+    assert f.staff_login(auditor, "auditor-services").status_code == 302
+    assert "Поверить счётчик" in _plain(auditor.get(f"/admin/content/service-orders/show/{order_id}"))
+    auditor.post(f"/admin/content/service-orders/process/{order_id}", data={"decision": "bill", "amount": "100"})
+    assert db.session.scalar(select(func.count(BillingDocument.id))) == 0
+    curator = app.test_client()
+    assert f.staff_login(curator, "curator-services").status_code == 302
+    listing = _plain(curator.get("/admin/content/service-orders/list/"))
+    assert "Принят" in listing
+    refused = curator.post(f"/admin/content/service-orders/process/{order_id}",
+                           data={"decision": "bill", "amount": "abc"}, follow_redirects=True)
+    assert "Укажите сумму счёта" in _plain(refused)
+    curator.post(f"/admin/content/service-orders/process/{order_id}",
+                 data={"decision": "bill", "amount": "4 500,00", "comment": "Выезд 12.03."})
+    db.session.expire_all()
+    order = db.session.get(ServiceOrder, order_id)
+    assert order.status == "bill_issued" and db.session.get(BillingDocument, order.bill_document_id).amount == 4500
