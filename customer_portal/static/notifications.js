@@ -24,6 +24,11 @@
     var label = count ? bell.getAttribute("data-label-some").replace("{count}", String(count))
       : bell.getAttribute("data-label-none");
     bell.setAttribute("aria-label", label);
+    var menuBadge = document.querySelector('[data-menu-badge="notifications"]');
+    if (menuBadge) {
+      menuBadge.firstChild.textContent = String(count);
+      menuBadge.classList.toggle("d-none", count === 0);
+    }
   }
 
   /* Long texts: folded with "more" / "hide"; unfolding an unread one marks it read. */
