@@ -32,6 +32,9 @@ class Capability(enum.StrEnum):
     # contract without saying who edits them. Decision: the roles that act for the whole contract
     # (administrator, manager) edit them; everyone with a role sees them on the contract card.
     EDIT_CONTACT_PERSONS = "edit_contact_persons"
+    # Not a row of SPEC C6 either: the appeals of a contract filed by other users. The roles that act
+    # for the whole contract see them (crm/services/appeal_portal.py); everyone sees their own.
+    VIEW_CONTRACT_APPEALS = "view_contract_appeals"
 
 
 _ALL = frozenset(ContractRole)
@@ -49,6 +52,7 @@ MATRIX: dict[Capability, frozenset[ContractRole]] = {
     Capability.PAY: frozenset({_B, _M, _A}),
     Capability.MANAGE_ROLES: frozenset({_A}),
     Capability.EDIT_CONTACT_PERSONS: frozenset({_M, _A}),
+    Capability.VIEW_CONTRACT_APPEALS: frozenset({_M, _A}),
 }
 
 

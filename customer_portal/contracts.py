@@ -24,8 +24,18 @@ CONTACT_FIELDS = ("full_name", "position", "phone", "email")
 def contract_list():
     """Every contract the user has a role on, with counterparty, kind, status, role and branch."""
     bind_url = url_for("portal.bind_contract") if "portal.bind_contract" in current_app.view_functions else None
-    return render_template("portal/contracts.html", rows=contract_service.contract_rows(portal_grants()),
-                           bind_url=bind_url)
+    grants = portal_grants()
+    return render_template("portal/contracts.html", rows=contract_service.contract_rows(grants),
+                           bind_url=bind_url, request_access_ids=_request_access_ids(grants))
+
+
+def _request_access_ids(grants) -> set[int]:
+    """Contracts on which "Request access" (the administrator role) is offered: no administrator yet
+    and the user's role may ask (seed 004 §13.2.1.3)."""
+    from crm.services.appeal_portal import contracts_without_administrator
+
+    return contracts_without_administrator(
+        grant.contract.id for grant in grants if grant.can(Capability.REQUEST_ADMIN_ROLE))
 
 
 @bp.route("/contracts/selector", methods=["GET", "POST"])
@@ -55,7 +65,8 @@ def contract_card(grant, contract_id: int):
     """Details, requisites, terms, contacts and the objects within the user's scope; 404 without a role."""
     card = contract_service.contract_card(grant)
     return render_template("portal/contract_card.html", grant=grant, card=card,
-                           Capability=Capability, max_contacts=MAX_CONTACT_PERSONS)
+                           Capability=Capability, max_contacts=MAX_CONTACT_PERSONS,
+                           request_access_ids=_request_access_ids([grant]))
 
 
 @bp.route("/contracts/<int:contract_id>/card.xlsx")

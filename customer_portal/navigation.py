@@ -12,6 +12,7 @@ is a convenience: every route still checks `crm.access.require` itself.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import request, url_for
@@ -34,6 +35,8 @@ class MenuItem:
     person_type: str | None = None
     # Other endpoints under this section (for the "current page" highlight).
     also_active: tuple[str, ...] = field(default=())
+    # A count shown beside the label (e.g. appeals with unread replies); called once per page, 0 hides it.
+    badge: Callable[[], int] | None = None
 
     def visible_for(self, grant: ContractGrant | None) -> bool:
         """Whether to show the entry while `grant` is the selected contract."""
@@ -78,6 +81,11 @@ MENU: list[MenuItem] = [
                           "portal.house_operations")),
     MenuItem("users", _l("Users"), "portal.contract_users", icon="people", capability=Capability.MANAGE_ROLES,
              contract_scoped=True, also_active=("portal.contract_user_edit",)),
+    MenuItem("appeals", _l("Appeals"), "portal.appeals", icon="chat-left-text", badge=lambda: _unread_appeals(),
+             also_active=("portal.appeal_new", "portal.appeal_form", "portal.appeal_card", "portal.appeal_sent",
+                          "portal.appeal_draft_resume")),
+    MenuItem("notifications", _l("Notifications"), "portal.notifications", icon="bell",
+             badge=lambda: _unread_notifications(), also_active=("portal.news", "portal.news_item")),
 ]
 
 
@@ -88,10 +96,26 @@ class MenuLink:
     url: str
     icon: str
     active: bool
+    badge: int = 0
 
 
 def menu_for(grant: ContractGrant | None, items: list[MenuItem] | None = None) -> list[MenuLink]:
     """The entries to show, resolved to links, with the current page marked."""
     endpoint = request.endpoint
-    return [MenuLink(item.key, str(item.label), item.url(grant), item.icon, item.is_active(endpoint))
+    return [MenuLink(item.key, str(item.label), item.url(grant), item.icon, item.is_active(endpoint),
+                     item.badge() if item.badge is not None else 0)
             for item in (MENU if items is None else items) if item.visible_for(grant)]
+
+
+def _unread_appeals() -> int:
+    from flask_login import current_user
+
+    from crm.services.appeal_portal import unread_appeals_count
+
+    return unread_appeals_count(current_user)
+
+
+def _unread_notifications() -> int:
+    from customer_portal.notifications import layout_state
+
+    return layout_state()["bell"].total  # the bell's own figure: no extra statement

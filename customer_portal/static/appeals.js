@@ -1,0 +1,48 @@
+/* Appeals: enhancements only (every page works without it). Loaded as a static file (strict CSP). */
+(function () {
+  "use strict";
+
+  /* Progress bars carry their width in data-progress (no inline styles under the CSP). */
+  document.querySelectorAll(".appeal-progress [data-progress]").forEach(function (bar) {
+    bar.style.width = Math.max(0, Math.min(100, Number(bar.getAttribute("data-progress")) || 0)) + "%";
+  });
+
+  /* New appeal, step 1: offer only the objects of the chosen contract and the subsections of the
+     chosen section; the server checks the same rules. */
+  function filterOptions(select, attribute, value) {
+    if (!select) { return 0; }
+    var shown = 0;
+    select.querySelectorAll("optgroup").forEach(function (group) {
+      var match = group.getAttribute(attribute) === value;
+      group.hidden = !match;
+      group.disabled = !match;
+      if (match) { shown += group.querySelectorAll("option").length; }
+    });
+    var selected = select.options[select.selectedIndex];
+    if (selected && selected.parentElement.tagName === "OPTGROUP" && selected.parentElement.disabled) {
+      select.value = "";
+    }
+    return shown;
+  }
+
+  var form = document.querySelector("[data-appeal-choice]");
+  if (form) {
+    var contract = form.querySelector("[data-appeal-contract]");
+    var object = form.querySelector("[data-appeal-object]");
+    var section = form.querySelector("[data-appeal-section]");
+    var subsection = form.querySelector("[data-appeal-subsection]");
+    var update = function () {
+      var objects = filterOptions(object, "data-contract", contract.value);
+      object.disabled = objects === 0;
+      var subsections = filterOptions(subsection, "data-section", section.value);
+      subsection.disabled = subsections === 0;
+      subsection.required = subsections > 0;
+      if (subsections > 0 && subsection.options[0]) {
+        subsection.options[0].textContent = subsection.getAttribute("data-choose-text") || subsection.options[0].textContent;
+      }
+    };
+    contract.addEventListener("change", update);
+    section.addEventListener("change", update);
+    update();
+  }
+})();
