@@ -86,6 +86,10 @@ MENU: list[MenuItem] = [
                           "portal.appeal_draft_resume")),
     MenuItem("notifications", _l("Notifications"), "portal.notifications", icon="bell",
              badge=lambda: _unread_notifications(), also_active=("portal.news", "portal.news_item")),
+    MenuItem("services", _l("Services"), "portal.services", icon="tools",
+             also_active=("portal.service_order", "portal.service_order_done", "portal.service_orders_history")),
+    MenuItem("help", _l("Help"), "portal.help_faq", icon="question-circle",
+             also_active=("portal.help_contacts", "portal.help_page", "portal.help_ask")),
 ]
 
 
