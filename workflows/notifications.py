@@ -44,7 +44,7 @@ FROZEN_AFTER_SENDING = ("kind", "category", "send_email", "audience")
 
 __all__ = ["NotificationError", "MANDATORY_CATEGORIES", "audience_query", "create_notification",
            "update_notification", "add_attachment", "send_now", "schedule", "fan_out", "send_scheduled",
-           "notify_user", "notify_contract_role", "delivery_stats", "preview_for", "audience_size"]
+           "notify_user", "notify_contract_role", "delivery_stats", "read_counts", "preview_for", "audience_size"]
 
 
 # --- authoring ------------------------------------------------------------------------------------
@@ -315,6 +315,16 @@ def delivery_stats(notification: Notification) -> dict:
     return {"recipients": notification.recipients_count or 0, "delivered": delivered, "read": read,
             "confirmed": confirmed, "dismissed": dismissed, "emailed": emailed,
             "read_percent": round(100 * read / delivered) if delivered else 0}
+
+
+def read_counts(notification_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(delivered, read) per notification for a list page, in one query."""
+    if not notification_ids:
+        return {}
+    d = NotificationDelivery
+    rows = db.session.execute(select(d.notification_id, func.count(d.id), func.count(d.read_at))
+                              .where(d.notification_id.in_(notification_ids)).group_by(d.notification_id))
+    return {notification_id: (delivered, read) for notification_id, delivered, read in rows}
 
 
 def preview_for(fields: dict, user) -> dict:
