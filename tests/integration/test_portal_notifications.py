@@ -347,3 +347,27 @@ def test_bell_count_is_one_statement_when_user_has_notifications_and_news(app, q
             counts = inbox.bell_counts(user)
         assert counter.count == 1
         assert (counts.notifications, counts.news, inbox.bell_count(user)) == (5, 1, 6)
+
+
+def test_list_costs_the_same_statements_when_a_page_holds_1_or_20_notifications_with_files(app, query_counter):
+    with data(app):
+        for email, count in (("few@inbox.example", 1), ("many@inbox.example", 20)):
+            person = _customer(email)
+            for n in range(count):
+                delivery = f.delivery(person, f"С файлами {n}")
+                for name in ("Акт.pdf", "Счёт.pdf"):
+                    db.session.add(NotificationAttachment(notification_id=delivery.notification_id, filename=name,
+                                                          content_type="application/pdf", size=1,
+                                                          storage_key=f"notifications/x{n}{name}"))
+
+    def statements(email: str) -> tuple[int, int]:
+        client = _signed_in(app, email)
+        client.get("/portal/notifications")
+        with query_counter() as counter:
+            page = client.get("/portal/notifications").get_data(as_text=True)
+        return counter.count, page.count("/portal/notifications/attachments/")
+
+    few_count, few_links = statements("few@inbox.example")
+    many_count, many_links = statements("many@inbox.example")
+    assert (few_links, many_links) == (2, 40)
+    assert few_count == many_count
