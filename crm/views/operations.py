@@ -1,13 +1,19 @@
-"""Operations: the e-mail outbox (with retry) and the audit log viewer (SPEC B10)."""
+"""Operations (SPEC B10): the dashboard (queues, workers, failed and periodic jobs), the e-mail outbox
+(with retry) and the audit log viewer with its filters. Reading lives in crm.services.operations and
+crm.services.audit_search; nothing here talks to Redis.
+"""
 from __future__ import annotations
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, request, url_for
+from flask_appbuilder import BaseView, expose
 from flask_appbuilder.actions import action
+from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
+from crm.extensions import db
 from crm.models import AuditLog, EmailOutbox
-from crm.services import outbox
+from crm.services import audit, audit_search, operations, outbox
 from crm.views import choices as ch
 from crm.views.common import (
     EagerSQLAInterface,
@@ -69,3 +75,56 @@ class AuditLogView(ReadOnlyModelView):
                       "ip_address"]
     base_order = ("created_at", "desc")
     formatters_columns = {"created_at": timestamp, "counterparty_id": counterparty_link, "detail": pretty_json}
+
+    @expose("/list/")
+    @has_access
+    def list(self):
+        """The log filtered by actor, action, subject and dates, newest first, 50 a page."""
+        filters = audit_search.parse_filters(request.args)
+        page = audit_search.search(filters, cursor=request.args.get("after"))
+        status = 400 if filters.errors else 200
+        return self.render_template("operations/audit.html", filters=filters, page=page,
+                                    subject_types=audit_search.subject_types()), status
+
+
+class OperationsView(BaseView):
+    """One page for the machinery: queue depth and workers, failed jobs with retry, periodic jobs,
+    the outbox by status. Admin acts; Auditor reads."""
+
+    route_base = "/admin/operations"
+    default_view = "index"
+    staff_access = READ_ONLY_AUDIT
+    method_permission_name = {"index": "list", "retry_job": "retry", "retry_task": "retry"}
+
+    @expose("/")
+    @has_access
+    def index(self):
+        """The dashboard."""
+        return self.render_template(
+            "operations/index.html", queue=operations.queue_state(), failed=operations.failed_jobs(),
+            tasks=operations.failed_tasks(), schedule=operations.scheduled_jobs(),
+            outbox=operations.outbox_counts(), status_labels=dict(ch.OUTBOX_STATUSES))
+
+    @expose("/jobs/<job_id>/retry", methods=["POST"])
+    @has_access
+    def retry_job(self, job_id: str):
+        """Put a failed RQ job back on its queue."""
+        if operations.retry_failed_job(job_id[:100]):
+            audit.record("operations.job_retry", detail={"job_id": job_id[:100]})
+            db.session.commit()
+            flash(gettext("The job was put back on the queue."), "success")
+        else:
+            flash(gettext("This job is no longer among the failed ones (or Redis is unavailable)."), "warning")
+        return redirect(url_for("OperationsView.index"))
+
+    @expose("/tasks/<int:task_id>/retry", methods=["POST"])
+    @has_access
+    def retry_task(self, task_id: int):
+        """Run a failed background task again."""
+        if operations.retry_task(task_id):
+            audit.record("operations.task_retry", subject_type="background_task", subject_id=task_id)
+            db.session.commit()
+            flash(gettext("The task was started again."), "success")
+        else:
+            flash(gettext("This task is no longer failed, or the queue is unavailable."), "warning")
+        return redirect(url_for("OperationsView.index"))

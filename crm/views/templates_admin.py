@@ -91,3 +91,9 @@ def register_template_views(appbuilder) -> None:
     appbuilder.add_view(MessageTemplateView, "Message templates", label=_l("Message templates"),
                         icon="fa-envelope-o", category="Settings", category_label=_l("Settings"),
                         category_icon="fa-sliders")
+    # The operations dashboard (its module, crm/views/operations.py, holds the outbox and audit views that
+    # crm.views.register_views adds); registered here, in this session's hook, under the same menu.
+    from crm.views.operations import OperationsView
+
+    appbuilder.add_view(OperationsView, "Queues and jobs", label=_l("Queues and jobs"), icon="fa-tasks",
+                        category="Operations", category_label=_l("Operations"), category_icon="fa-cogs")
