@@ -5,42 +5,46 @@ Each public function owns its transaction: it commits on success, rolls back and
 a refused request changes nothing. State changes go through `workflows.engine`; e-mails through the
 outbox (texts in `workflows.appeal_notices`) in the same transaction as their cause. Files stored
 before a failed commit are removed again.
+
+This module holds submitting, the dialogue, transitions and rating; drafts live in
+`workflows.appeal_drafts`, assignment and escalation in `workflows.appeal_assignment`, and are
+re-exported here so callers use one module.
 """
 from __future__ import annotations
 
-from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from crm import clock
-from crm.access import grant_for
 from crm.extensions import db
-from crm.models import (
-    Appeal,
-    AppealAttachment,
-    AppealDraft,
-    AppealEvent,
-    AppealMessage,
-    AppealTopic,
-    AssignmentRule,
-    CrmUser,
-)
+from crm.models import Appeal, AppealEvent, AppealMessage
 from crm.models.workflow import WorkflowState, WorkflowTransition
 from crm.services import ServiceError
-from crm.services import appeal_attachments as attachments
-from crm.services.appeal_attachments import AttachmentError
 from crm.services.appeal_forms import FormInvalidError, current_form, current_workflow, validate_all
 from workflows import appeal_notices as notices
 from workflows import engine
-from workflows.appeal_support import (
-    add_month,
-    appeal_number,
-    customer_may_see,
-    next_sequence,
-    numbering_contract,
-    person_letters,
+from workflows.appeal_assignment import (  # noqa: F401 - re-exported: the service's public API
+    assign,
+    assign_by_rules,
+    auto_assign,
+    escalate_overdue,
+    matching_rule,
 )
+from workflows.appeal_base import (  # noqa: F401 - AppealError is re-exported
+    AppealError,
+    StoredFiles,
+    add_files,
+    commit,
+    contract_scope,
+    fail,
+    is_staff,
+    own_draft,
+    require_customer_access,
+    section_and_subsection,
+)
+from workflows.appeal_drafts import delete_draft, expire_drafts, save_draft  # noqa: F401 - re-exported
+from workflows.appeal_support import appeal_number, next_sequence, numbering_contract, person_letters
 
 MAX_BODY = 10_000
 MAX_COMMENT = 2_000
@@ -49,119 +53,16 @@ DECISIONS = ("accepted", "rejected")
 LOW_RATING = 2
 
 
-class AppealError(ServiceError):
-    """Bad input for an appeal operation; nothing was changed. `errors`: field → message (forms)."""
-
-    def __init__(self, message, *, errors: dict | None = None, status: int = 400):
-        super().__init__(str(message), status=status)
-        self.errors = errors or {}
-
-
-class _Stored:
-    """Keys of files stored during one operation, removed again if its transaction fails."""
-
-    def __init__(self):
-        self.keys: list[str] = []
-
-    def store(self, files) -> list[dict]:
-        try:
-            items = attachments.store_uploads(files)
-        except AttachmentError as exc:
-            raise AppealError(exc.message) from exc
-        self.keys.extend(item["storage_key"] for item in items)
-        return items
-
-    def discard(self) -> None:
-        attachments.delete_stored(self.keys)
-
-
-def _fail(stored: _Stored | None = None) -> None:
-    db.session.rollback()
-    if stored is not None:
-        stored.discard()
-
-
-def _commit(stored: _Stored | None = None) -> None:
-    try:
-        db.session.commit()
-    except Exception:
-        _fail(stored)
-        raise
-
-
-def _is_staff(user) -> bool:
-    return bool(getattr(user, "is_staff", False))
-
-
-def _require_customer_access(appeal: Appeal, user) -> None:
-    if not customer_may_see(user, appeal):
-        raise AppealError(_("Appeal not found."), status=404)
-
-
-# --- submitting ----------------------------------------------------------------------------------
-
-def _section_and_subsection(section_id, subsection_id) -> tuple[AppealTopic, AppealTopic | None]:
-    section = db.session.get(AppealTopic, section_id) if section_id else None
-    if section is None or section.level != "section" or not section.active:
-        raise AppealError(_("Choose a section of the appeal."), errors={"section_id": _("Choose a section.")})
-    subsection = None
-    if subsection_id:
-        subsection = db.session.get(AppealTopic, subsection_id)
-        if (subsection is None or subsection.parent_id != section.id or subsection.level != "subsection"
-                or not subsection.active):
-            raise AppealError(_("Choose a subsection of the chosen section."),
-                              errors={"subsection_id": _("Choose a subsection.")})
-    return section, subsection
-
-
-def _contract_scope(author, section: AppealTopic, contract_id, energy_object_id):
-    """The author's grant on the contract and the checked object id (AppealError if not allowed)."""
-    if not contract_id:
-        if section.requires_contract:
-            raise AppealError(_("Choose the contract this appeal is about."),
-                              errors={"contract_id": _("Choose a contract.")})
-        if energy_object_id:
-            raise AppealError(_("Choose the contract of the object first."))
-        return None, None
-    grant = grant_for(author, int(contract_id))
-    if grant is None:
-        raise AppealError(_("You have no access to this contract."), status=403,
-                          errors={"contract_id": _("You have no access to this contract.")})
-    if energy_object_id:
-        from crm.models import EnergyObject
-
-        obj = db.session.get(EnergyObject, int(energy_object_id))
-        if obj is None or obj.contract_id != grant.contract.id or not grant.covers_object(obj.id):
-            raise AppealError(_("This object is not among the objects of the contract available to you."),
-                              errors={"energy_object_id": _("Choose one of your objects.")})
-    return grant, (int(energy_object_id) if energy_object_id else None)
-
-
-def _own_draft(author, draft_id) -> AppealDraft | None:
-    if not draft_id:
-        return None
-    draft = db.session.get(AppealDraft, int(draft_id))
-    if draft is None or draft.author_id != author.id:
-        raise AppealError(_("The draft was not found; it may have expired."), status=404)
-    return draft
-
-
-def _add_files(owner: dict, items: list[dict], *, field_name=None, uploader=None, message=None) -> None:
-    for item in items:
-        db.session.add(AppealAttachment(**owner, **item, field_name=field_name, message=message,
-                                        uploaded_by_id=getattr(uploader, "id", None)))
-
-
 def submit_appeal(author, *, section_id, subsection_id=None, contract_id=None, energy_object_id=None,
                   form_data: dict, files: dict[str, list] | None = None, draft_id: int | None = None,
                   channel: str = "portal") -> Appeal:
     """File a new appeal: checks access and the form, pins the current form and workflow versions,
     numbers it, starts its SLA, assigns it by the rules, takes over the draft's files; commits."""
-    stored = _Stored()
+    stored = StoredFiles()
     try:
-        section, subsection = _section_and_subsection(section_id, subsection_id)
-        grant, object_id = _contract_scope(author, section, contract_id, energy_object_id)
-        draft = _own_draft(author, draft_id)
+        section, subsection = section_and_subsection(section_id, subsection_id)
+        grant, object_id = contract_scope(author, section, contract_id, energy_object_id)
+        draft = own_draft(author, draft_id)
         node = subsection or section
         form = current_form(node)
         workflow = current_workflow(node)
@@ -206,88 +107,25 @@ def submit_appeal(author, *, section_id, subsection_id=None, contract_id=None, e
         engine.enter_state(appeal, initial, author, kind="created", from_state=None,
                            detail={"channel": channel})
         for name, items in stored_by_field.items():
-            _add_files({"appeal_id": appeal.id}, items, field_name=name, uploader=author)
+            add_files({"appeal_id": appeal.id}, items, field_name=name, uploader=author)
         if draft is not None:
             for item in list(draft.attachments):
                 item.appeal_id, item.draft_id = appeal.id, None
             db.session.flush()
             db.session.expire(draft, ["attachments"])
             db.session.delete(draft)
-        _auto_assign(appeal)
+        assign_by_rules(appeal)
         db.session.commit()
     except FormInvalidError as exc:
-        _fail(stored)
+        fail(stored)
         raise AppealError(exc.message, errors=exc.errors, status=422) from exc
     except ServiceError:
-        _fail(stored)
+        fail(stored)
         raise
     except Exception:
-        _fail(stored)
+        fail(stored)
         raise
     return appeal
-
-
-# --- drafts --------------------------------------------------------------------------------------
-
-def save_draft(author, *, draft_id=None, topic_id, section_id, subsection_id=None, contract_id=None,
-               energy_object_id=None, steps_completed: int, form_data: dict,
-               files: dict[str, list] | None = None) -> AppealDraft:
-    """Create or update the author's draft; it expires one calendar month after this save; commits."""
-    stored = _Stored()
-    try:
-        section, subsection = _section_and_subsection(section_id, subsection_id)
-        _grant, object_id = _contract_scope(author, section, contract_id, energy_object_id)
-        draft = _own_draft(author, draft_id)
-        form = current_form(subsection or section)
-        now = clock.now()
-        if draft is None:
-            draft = AppealDraft(author_id=author.id, created_at=now)
-            db.session.add(draft)
-        draft.topic_id = topic_id or section.parent_id
-        draft.section_id = section.id
-        draft.subsection_id = subsection.id if subsection else None
-        draft.contract_id = int(contract_id) if contract_id else None
-        draft.energy_object_id = object_id
-        draft.form_id = form.id if form is not None else None
-        draft.steps_completed = max(0, int(steps_completed or 0))
-        draft.form_data = dict(form_data or {})
-        draft.updated_at = now
-        draft.expires_at = add_month(now)
-        db.session.flush()
-        for name, items in (files or {}).items():
-            _add_files({"draft_id": draft.id}, stored.store(items), field_name=name, uploader=author)
-        db.session.commit()
-    except ServiceError:
-        _fail(stored)
-        raise
-    except Exception:
-        _fail(stored)
-        raise
-    return draft
-
-
-def delete_draft(author, draft_id) -> None:
-    """Delete the author's draft and its stored files; commits."""
-    draft = _own_draft(author, draft_id)
-    keys = [item.storage_key for item in draft.attachments]
-    db.session.delete(draft)
-    _commit()
-    attachments.delete_stored(keys)
-
-
-def expire_drafts(now=None) -> int:
-    """Delete drafts past their expiry date and their stored files; returns how many (idempotent)."""
-    now = now or clock.now()
-    expired = select(AppealDraft.id).where(AppealDraft.expires_at <= now)
-    ids = list(db.session.scalars(expired))
-    if not ids:
-        return 0
-    keys = list(db.session.scalars(select(AppealAttachment.storage_key).where(AppealAttachment.draft_id.in_(ids))))
-    db.session.execute(delete(AppealAttachment).where(AppealAttachment.draft_id.in_(ids)))
-    db.session.execute(delete(AppealDraft).where(AppealDraft.id.in_(ids)))
-    _commit()
-    attachments.delete_stored(keys)
-    return len(ids)
 
 
 # --- dialogue ------------------------------------------------------------------------------------
@@ -300,7 +138,7 @@ def reply(appeal: Appeal, author, body: str, files=(), *, internal: bool = False
           needs_decision: bool = False) -> AppealMessage:
     """Add a message: a customer's reply, a staff public reply (e-mails the author) or an internal
     note (staff only, never shown to the customer); commits."""
-    stored = _Stored()
+    stored = StoredFiles()
     try:
         body = (body or "").strip()
         files = [f for f in (files or ()) if f is not None and getattr(f, "filename", "")]
@@ -308,10 +146,10 @@ def reply(appeal: Appeal, author, body: str, files=(), *, internal: bool = False
             raise AppealError(_("Write a message or attach a file."), errors={"body": _("Write a message.")})
         if len(body) > MAX_BODY:
             raise AppealError(_("The message must be at most %(limit)d characters.", limit=MAX_BODY))
-        staff = _is_staff(author)
+        staff = is_staff(author)
         state = _current_state(appeal)
         if not staff:
-            _require_customer_access(appeal, author)
+            require_customer_access(appeal, author)
             if internal or needs_decision:
                 raise AppealError(_("Only staff may write internal notes or send documents for a decision."),
                                   status=403)
@@ -328,7 +166,7 @@ def reply(appeal: Appeal, author, body: str, files=(), *, internal: bool = False
                                 body=body or "", needs_decision=needs_decision, created_at=now)
         db.session.add(message)
         db.session.flush()
-        _add_files({"appeal_id": appeal.id}, stored.store(files), uploader=author, message=message)
+        add_files({"appeal_id": appeal.id}, stored.store(files), uploader=author, message=message)
         if staff and not internal:
             appeal.customer_unread = True
             appeal.last_message_at = now
@@ -340,7 +178,7 @@ def reply(appeal: Appeal, author, body: str, files=(), *, internal: bool = False
             appeal.last_message_at = now
         db.session.commit()
     except Exception:
-        _fail(stored)
+        fail(stored)
         raise
     return message
 
@@ -348,7 +186,7 @@ def reply(appeal: Appeal, author, body: str, files=(), *, internal: bool = False
 def decide_document(appeal: Appeal, message_id: int, customer, decision: str, comment: str | None) -> AppealMessage:
     """The customer accepts or rejects a document staff sent (a reason is required to reject); commits."""
     try:
-        _require_customer_access(appeal, customer)
+        require_customer_access(appeal, customer)
         message = db.session.get(AppealMessage, message_id)
         if (message is None or message.appeal_id != appeal.id or not message.needs_decision
                 or message.internal):
@@ -371,7 +209,7 @@ def decide_document(appeal: Appeal, message_id: int, customer, decision: str, co
                                    created_at=clock.now()))
         db.session.commit()
     except Exception:
-        _fail()
+        fail()
         raise
     return message
 
@@ -382,97 +220,23 @@ def transition(appeal: Appeal, actor, transition_id: int, comment: str | None = 
     """Perform a transition the workflow allows the actor; e-mails the author on a staff-made status
     change; commits. Raises AppealError when it is not allowed."""
     try:
-        if not _is_staff(actor):
-            _require_customer_access(appeal, actor)
+        if not is_staff(actor):
+            require_customer_access(appeal, actor)
         if comment and len(comment) > MAX_COMMENT:
             raise AppealError(_("The comment must be at most %(limit)d characters.", limit=MAX_COMMENT))
         try:
             event = engine.perform_transition(appeal, transition_id, actor, comment)
         except engine.WorkflowError as exc:
             raise AppealError(str(exc.message), status=403) from exc
-        if _is_staff(actor):
+        if is_staff(actor):
             notices.queue_status_notice(appeal, engine.state_of(appeal))
         else:
             appeal.staff_unread = True
         db.session.commit()
     except Exception:
-        _fail()
+        fail()
         raise
     return event
-
-
-def _staff_user(user_id) -> CrmUser | None:
-    user = db.session.get(CrmUser, int(user_id)) if user_id else None
-    return user if user is not None and user.active and user.is_staff else None
-
-
-def assign(appeal: Appeal, actor, assignee_id: int | None) -> AppealEvent:
-    """Assign the appeal to a staff user (None: unassign); event "assigned"; commits."""
-    try:
-        if not _is_staff(actor):
-            raise AppealError(_("Only staff may assign appeals."), status=403)
-        assignee = None
-        if assignee_id:
-            assignee = _staff_user(assignee_id)
-            if assignee is None:
-                raise AppealError(_("Choose an active staff member."), errors={"assignee_id": _("Choose a person.")})
-        event = _record_assignment(appeal, assignee, actor)
-        db.session.commit()
-    except Exception:
-        _fail()
-        raise
-    return event
-
-
-def _record_assignment(appeal: Appeal, assignee, actor, **detail) -> AppealEvent:
-    previous = appeal.assignee_id
-    appeal.assignee_id = assignee.id if assignee is not None else None
-    event = AppealEvent(appeal_id=appeal.id, actor_id=getattr(actor, "id", None), kind="assigned",
-                        detail={"from": previous, "to": appeal.assignee_id, **detail}, created_at=clock.now())
-    db.session.add(event)
-    return event
-
-
-def matching_rule(appeal: Appeal) -> AssignmentRule | None:
-    """The most specific active rule for the appeal: branch+section, section, branch, then neither."""
-    rules = db.session.scalars(select(AssignmentRule).where(AssignmentRule.active.is_(True))
-                               .order_by(AssignmentRule.id)).all()
-    ranked = []
-    for rule in rules:
-        if rule.branch_id is not None and rule.branch_id != appeal.branch_id:
-            continue
-        if rule.section_id is not None and rule.section_id != appeal.section_id:
-            continue
-        ranked.append(((rule.section_id is not None) * 2 + (rule.branch_id is not None), rule))
-    candidates = [rule for _rank, rule in sorted(ranked, key=lambda pair: -pair[0])
-                  if any(user.active for user in rule.users)]
-    return candidates[0] if candidates else None
-
-
-def _auto_assign(appeal: Appeal) -> CrmUser | None:
-    rule = matching_rule(appeal)
-    if rule is None:
-        return None
-    rule = db.session.scalars(select(AssignmentRule).where(AssignmentRule.id == rule.id)
-                              .with_for_update()).one()  # concurrent submissions take turns
-    users = [user for user in rule.users if user.active]
-    after = [user for user in users if rule.last_user_id is not None and user.id > rule.last_user_id]
-    chosen = (after or users)[0]
-    rule.last_user_id = chosen.id
-    _record_assignment(appeal, chosen, None, rule=rule.id)
-    return chosen
-
-
-def auto_assign(appeal: Appeal) -> CrmUser | None:
-    """Assign the appeal round-robin by the most specific matching rule (None when no rule); commits."""
-    try:
-        chosen = _auto_assign(appeal)
-        db.session.commit()
-    except Exception:
-        _fail()
-        raise
-    return chosen
-
 
 def mark_read(appeal: Appeal, side: str) -> None:
     """Clear the unread mark of one side ("customer" or "staff"); commits only when it changes."""
@@ -481,7 +245,7 @@ def mark_read(appeal: Appeal, side: str) -> None:
     attribute = f"{side}_unread"
     if getattr(appeal, attribute):
         setattr(appeal, attribute, False)
-        _commit()
+        commit()
 
 
 # --- rating, escalation --------------------------------------------------------------------------
@@ -531,33 +295,6 @@ def rate(appeal: Appeal, customer, rating: int, comment: str | None) -> Appeal:
                 appeal.staff_unread = True
         db.session.commit()
     except Exception:
-        _fail()
+        fail()
         raise
     return appeal
-
-
-def escalate_overdue(now=None) -> int:
-    """Escalate appeals whose SLA passed: e-mail the branch lead, event "escalated", optionally
-    reassign to the lead (APPEAL_ESCALATION_REASSIGN); each appeal once per clock; commits."""
-    now = now or clock.now()
-    reassign = bool(current_app.config.get("APPEAL_ESCALATION_REASSIGN"))
-    overdue = db.session.scalars(
-        select(Appeal).where(Appeal.sla_due_at <= now, Appeal.escalated_at.is_(None),
-                             Appeal.closed_at.is_(None), Appeal.sla_paused_at.is_(None))
-        .order_by(Appeal.sla_due_at).limit(500).with_for_update(skip_locked=True)).all()
-    try:
-        for appeal in overdue:
-            lead = appeal.branch.lead_user if appeal.branch is not None else None
-            notified = notices.queue_escalation_notice(appeal, lead)
-            appeal.escalated_at = now
-            db.session.add(AppealEvent(appeal_id=appeal.id, kind="escalated", created_at=now,
-                                       detail={"lead_id": lead.id if lead else None, "notified": notified,
-                                               "due_at": appeal.sla_due_at.isoformat()}))
-            if reassign and lead is not None and lead.active and appeal.assignee_id != lead.id:
-                _record_assignment(appeal, lead, None, escalation=True)
-            appeal.staff_unread = True
-        db.session.commit()
-    except Exception:
-        _fail()
-        raise
-    return len(overdue)

@@ -137,6 +137,10 @@ def clean_filename(name: str) -> str:
 def _read_limited(file_storage) -> bytes:
     stream: BinaryIO = getattr(file_storage, "stream", None) or file_storage
     data = stream.read(MAX_ATTACHMENT_BYTES + 1)
+    try:
+        stream.seek(0)  # a caller may validate first and store the same upload afterwards
+    except (AttributeError, OSError, ValueError):
+        pass
     return data or b""
 
 

@@ -484,3 +484,49 @@ def test_jobs_run_the_expiry_and_escalation_when_scheduled(db, world):
     assert jobs.expire_appeal_drafts_job() == 0
     periodic = {func for func, _interval in schedule.PERIODIC_JOBS}
     assert {jobs.escalate_appeals_job, jobs.expire_appeal_drafts_job} <= periodic
+
+
+def test_number_is_retried_when_another_appeal_took_it_meanwhile(db, world, monkeypatch):
+    first = submit(world)
+    from workflows import appeal_support
+
+    real = appeal_support.next_sequence
+    answers = iter([first.sequence])  # as if a concurrent submission had read the same maximum
+
+    monkeypatch.setattr(appeals, "next_sequence", lambda: next(answers, None) or real())
+    second = submit(world)
+
+    assert second.number == "0000002-26-57-Ю-Л"
+    assert count(db, Appeal) == 2
+
+
+def test_concurrent_submissions_get_distinct_numbers_when_sent_at_once(db, world, app):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite serialises them; the retry test covers it)")
+    import threading
+
+    customer_id, section_id, contract_id = world["customer"].id, world["section"].id, world["contract"].id
+    numbers, errors = [], []
+
+    def send():
+        with app.app_context():
+            from crm.models import CrmUser
+
+            try:
+                author = db.session.get(CrmUser, customer_id)
+                for _ in range(4):
+                    numbers.append(appeals.submit_appeal(author, section_id=section_id, contract_id=contract_id,
+                                                         form_data={"description": "Параллельно"}).number)
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=send) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert errors == []
+    assert sorted(numbers) == [f"{n:07d}-26-57-Ю-Л" for n in range(1, 13)]
