@@ -59,73 +59,143 @@ def _catalog(builder) -> None:
 
 
 def _service_orders(builder, services) -> None:
-    """A new order, one in progress and one billed (its bill is in the shared contract's documents)."""
+    """A billed order, one in progress and a new one, numbered like the portal numbers them (by id); the
+    bill is in the shared contract's documents."""
     from crm.models import BillingDocument
 
     engineer, director = builder.users["engineer@demo.example"], builder.users["director@demo.example"]
     shared = builder.contracts["shared"]
-    year = builder.today.year
-    bill = BillingDocument(contract=shared, doc_type="bill", number=f"У-{year}-000145",
-                           doc_date=builder.days_ago(20).date(), period=builder.days_ago(20).date().replace(day=1),
-                           amount=Decimal("4500.00"), amount_due=Decimal("4500.00"),
-                           due_date=builder.days_ago(10).date())
-    db.session.add(bill)
-    db.session.flush()
     orders = [
-        ServiceOrder(number=f"У-{year}-000145", service=services[0], user=director, contract=shared,
+        ServiceOrder(number="demo-1", service=services[0], user=director, contract=shared,
                      contact_name=director.full_name, phone=director.phone or "+7 (482) 255-10-10",
                      status="bill_issued", created_at=builder.days_ago(25), processed_at=builder.days_ago(20),
-                     staff_comment="Замена согласована на 28-е число, счёт выставлен.", bill_document_id=bill.id,
+                     staff_comment="Замена согласована на 28-е число, счёт выставлен.",
                      task="Замена счётчика на складе: прибор не проходит поверку."),
-        ServiceOrder(number=f"У-{year}-000146", service=services[3], user=director, contract=shared,
+        ServiceOrder(number="demo-2", service=services[3], user=director, contract=shared,
                      contact_name=director.full_name, phone=director.phone or "+7 (482) 255-10-10",
                      status="in_progress", created_at=builder.days_ago(12), processed_at=builder.days_ago(11),
                      staff_comment="Инженер свяжется с вами для согласования даты выезда.",
                      task="Консультация по выбору ценовой категории для нового цеха."),
-        ServiceOrder(number=f"У-{year}-000147", service=services[1], user=engineer, contract=shared,
+        ServiceOrder(number="demo-3", service=services[1], user=engineer, contract=shared,
                      contact_name=engineer.full_name, phone=engineer.phone or "+7 (482) 255-10-11", status="new",
                      created_at=builder.days_ago(9),
                      task="Поверка прибора учёта в производственном цехе № 2: срок поверки истекает "
                           "в следующем квартале."),
     ]
     db.session.add_all(orders)
+    db.session.flush()
+    for order in orders:
+        order.number = f"У-{order.created_at:%Y}-{order.id:06d}"
+    billed, day = orders[0], builder.days_ago(20).date()
+    bill = BillingDocument(contract=shared, doc_type="bill", number=billed.number, doc_date=day,
+                           period=day.replace(day=1), amount=Decimal("4500.00"), amount_due=Decimal("4500.00"),
+                           due_date=day + timedelta(days=10))
+    db.session.add(bill)
+    db.session.flush()
+    billed.bill_document_id = bill.id
 
 
 def _notifications(builder) -> None:
-    """A banner, a modal, two bell messages (one of them an event), each delivered to every customer."""
+    """What the portal's bell, list, modals and banners show (C16): a banner open now and one that ended
+    (kept in the list), two modals ("1 of 2" for the shared contract's users), bell messages read and
+    unread, a long one with an attachment, a future one not shown yet, and "contract added" events.
+
+    Recipients come from the audience rules of the fan-out (`audience_query`), inserted set-based like it
+    does, but inside the demo's one transaction (`fan_out` commits, so it is not called here)."""
+    from sqlalchemy import Integer, func, insert, literal, select, update
+
+    from crm.models import NotificationAttachment
+    from crm.models.types import UTCDateTime
+    from crm.services.demo_appeals import _PDF as SAMPLE_PDF
+    from crm.storage import get_storage
+    from workflows.notification_audience import audience_query
+    from workflows.notifications import notify_user
+
     admin = builder.users["admin"]
-    director = builder.users["director@demo.example"]
-    customers = [user for login, user in builder.users.items() if "@" in login]
+    director, manager = builder.users["director@demo.example"], builder.users["manager@demo.example"]
+    engineer = builder.users["engineer@demo.example"]
     shared = builder.contracts["shared"]
     everyone = {"type": "everyone"}
+    period = period_text(builder.current)
+    long_text = ("С 1 января вступает в силу новая редакция договора энергоснабжения. Основные изменения:\n\n"
+                 "1. Срок оплаты за фактически потреблённую энергию — до 18-го числа месяца, следующего за "
+                 "расчётным.\n2. Промежуточные платежи: 30 % до 10-го числа и 40 % до последнего числа текущего "
+                 "месяца.\n3. Показания приборов учёта передаются в личном кабинете до 21-го числа.\n\n"
+                 "Текст дополнительного соглашения — во вложении. Подписанный экземпляр направьте в филиал "
+                 "или через раздел «Обращения».")
+    # (fields, audience, readers: user ids who read it, hours after sending)
     items = [
-        (Notification(kind="banner", subject="Плановые технические работы",
-                      body_markdown="В ночь с субботы на воскресенье с 23:00 до 03:00 личный кабинет может быть "
-                                    "недоступен. Приносим извинения за неудобства.",
-                      display_from=builder.days_ago(1), display_until=builder.now + timedelta(days=6),
-                      audience=everyone, author_id=admin.id, created_at=builder.days_ago(1),
-                      sent_at=builder.days_ago(1)), customers, set()),
-        (Notification(kind="modal", subject="Новые тарифы с 1 июля",
-                      body_markdown="С 1 июля действуют новые тарифы на электрическую и тепловую энергию. "
-                                    "Подробности — в разделе **Тарифы**.",
-                      confirm_text="Ознакомлен", goto_url="/portal/", goto_label="Перейти в личный кабинет",
-                      display_from=builder.days_ago(20), display_until=builder.now + timedelta(days=40),
-                      audience=everyone, author_id=admin.id, created_at=builder.days_ago(20),
-                      sent_at=builder.days_ago(20)), customers, {director.id}),
-        (Notification(kind="bell", subject=f"Открыт приём показаний за {period_text(builder.current)}",
-                      body_markdown="Показания принимаются с 1-го числа месяца по 21-е число следующего месяца. "
-                                    "Для счётчиков с зонами суток передайте показания по всем зонам.",
-                      audience=everyone, author_id=admin.id, created_at=builder.days_ago(builder.today.day - 1, 6),
-                      sent_at=builder.days_ago(builder.today.day - 1, 6)), customers,
-         {builder.users["engineer@demo.example"].id, director.id}),
-        (Notification(kind="bell", subject=f"Договор № {shared.number} добавлен с ролью «Администратор»",
-                      body_markdown=f"Вам предоставлена роль «Администратор» по договору № {shared.number}.",
-                      audience={"type": "user", "ids": [director.id]}, event="contract.role_granted",
-                      created_at=builder.days_ago(380, 10), sent_at=builder.days_ago(380, 10)),
-         [director], {director.id}),
+        (dict(kind="banner", category="outage", subject="Плановые технические работы",
+              body_markdown="В ночь с субботы на воскресенье с 23:00 до 03:00 личный кабинет может быть "
+                            "недоступен. Приносим извинения за неудобства.",
+              display_from=builder.days_ago(1), display_until=builder.now + timedelta(days=6),
+              created_at=builder.days_ago(1)), everyone, set()),
+        (dict(kind="banner", category="outage", subject="Перерыв в работе личного кабинета",
+              body_markdown="Личный кабинет был недоступен с 02:00 до 04:00 из-за обновления.",
+              display_from=builder.days_ago(45), display_until=builder.days_ago(44),
+              created_at=builder.days_ago(45)), everyone, set()),
+        (dict(kind="modal", category="general", subject="Новые тарифы с 1 июля",
+              body_markdown="С 1 июля действуют новые тарифы на электрическую и тепловую энергию. "
+                            "Подробности — в разделе **Новости**.",
+              confirm_text="Ознакомлен", goto_url="/portal/news", goto_label="Открыть новости",
+              display_from=builder.days_ago(20), display_until=builder.now + timedelta(days=40),
+              created_at=builder.days_ago(20)), everyone, {director.id}),
+        (dict(kind="modal", category="invoices", subject=f"Счета по договору № {shared.number} — в личном кабинете",
+              body_markdown="Счета и акты по договору теперь можно скачать в разделе «Документы» сразу после "
+                            "выставления. Бумажные экземпляры направляются почтой по запросу.",
+              goto_url=f"/portal/contracts/{shared.id}/documents", goto_label="Открыть документы",
+              display_from=builder.days_ago(3), display_until=builder.now + timedelta(days=30),
+              created_at=builder.days_ago(3)), {"type": "contracts", "ids": [shared.id]}, set()),
+        (dict(kind="bell", category="readings", subject=f"Открыт приём показаний за {period}",
+              body_markdown="Показания принимаются с 1-го числа месяца по 21-е число следующего месяца. "
+                            "Для счётчиков с зонами суток передайте показания по всем зонам.",
+              created_at=builder.days_ago(builder.today.day - 1, 6)), everyone, {engineer.id, director.id}),
+        (dict(kind="bell", category="general", subject="Новая редакция договора энергоснабжения",
+              body_markdown=long_text, created_at=builder.days_ago(6, 11)), everyone, set()),
+        (dict(kind="bell", category="general", subject="Изменение режима работы филиалов",
+              body_markdown="С 1-го числа следующего месяца клиентские офисы работают до 18:00.",
+              display_from=builder.now + timedelta(days=2), created_at=builder.days_ago(0.2)), everyone, set()),
     ]
+    dialect = db.session.get_bind().dialect.name
+    storage = get_storage()
+    for fields, audience, readers in items:
+        notification = Notification(audience=audience, author_id=admin.id, sent_at=fields["created_at"], **fields)
+        if fields["subject"] == "Новая редакция договора энергоснабжения":
+            notification.attachments.append(NotificationAttachment(
+                filename="Дополнительное соглашение.pdf", content_type="application/pdf", size=len(SAMPLE_PDF),
+                storage_key=storage.put("notifications", SAMPLE_PDF, ".pdf")))
+        db.session.add(notification)
+        db.session.flush()
+        recipients = audience_query(audience).subquery()
+        statement = insert(NotificationDelivery.__table__).from_select(
+            ["notification_id", "user_id", "delivered_at"],
+            select(literal(notification.id, Integer), recipients.c.user_id,
+                   literal(notification.created_at, UTCDateTime())))
+        db.session.execute(statement.prefix_with("OR IGNORE") if dialect == "sqlite" else statement)
+        if readers:
+            read_at = notification.created_at + timedelta(hours=3)
+            values = {"read_at": read_at, "confirmed_at": read_at} if notification.kind == "modal" \
+                else {"read_at": read_at}
+            db.session.execute(update(NotificationDelivery).where(
+                NotificationDelivery.notification_id == notification.id, NotificationDelivery.user_id.in_(readers))
+                .values(**values).execution_options(synchronize_session=False))
+        notification.recipients_count = db.session.scalar(select(func.count()).select_from(NotificationDelivery)
+                                                          .where(NotificationDelivery.notification_id
+                                                                 == notification.id))
+    # System events, as role grants leave them ("Contract N was added with role R").
+    for user, role, days, read in ((director, "«Администратор»", 380, True), (manager, "«Руководитель»", 200, False)):
+        at = builder.days_ago(days, 10)
+        event = notify_user(user.id, "contract.role_granted", f"Договор № {shared.number} добавлен с ролью {role}",
+                            f"Договор № {shared.number} ({shared.counterparty.short_name}) теперь в вашем личном "
+                            f"кабинете с ролью {role}.", goto_url=f"/portal/contracts/{shared.id}/",
+                            goto_label="Открыть договор")
+        db.session.flush()
+        event.created_at = event.sent_at = at
+        db.session.execute(update(NotificationDelivery).where(NotificationDelivery.notification_id == event.id)
+                           .values(delivered_at=at, read_at=at + timedelta(hours=2) if read else None)
+                           .execution_options(synchronize_session=False))
     # The e-mail copies of the role notification, as the outbox keeps them (W1).
-    for user, status in ((director, "sent"), (builder.users["manager@demo.example"], "held")):
+    for user, status in ((director, "sent"), (manager, "held")):
         at = builder.days_ago(380 if status == "sent" else 2, 10)
         db.session.add(EmailOutbox(
             to_address=user.email, subject=f"Договор № {shared.number}: доступ в личном кабинете",
@@ -133,14 +203,6 @@ def _notifications(builder) -> None:
                       "в личном кабинете.\n\nАО «Тверьэнергосбыт»", status=status, attempts=1 if status == "sent"
             else 0, created_at=at, next_attempt_at=at, sent_at=at if status == "sent" else None, user_id=user.id,
             category="contract.role_granted"))
-    for notification, recipients, readers in items:
-        db.session.add(notification)
-        db.session.flush()
-        for user in recipients:
-            read = notification.created_at + timedelta(hours=3) if user.id in readers else None
-            db.session.add(NotificationDelivery(
-                notification_id=notification.id, user_id=user.id, delivered_at=notification.created_at,
-                read_at=read, confirmed_at=read if notification.kind == "modal" else None))
 
 
 def _audit(builder) -> None:
