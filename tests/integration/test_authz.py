@@ -222,10 +222,33 @@ def matrix(app, db):
     act = IntervalProfile(meter_id=meter_inside.id, month=date(2026, 1, 1), hourly_values={}, total=Decimal("0"),
                           act_number="ПА-MATRIX-1")
     db.session.add(act)
+    appeal_ids = _matrix_appeal(users["administrator"], contract)
     db.session.commit()
-    return {"act_id": act.id,
+    return {**appeal_ids, "act_id": act.id,
             "contract_id": contract.id, "object_id": inside.id, "emails": {k: v.email for k, v in users.items()},
             "document_id": document.id, "meter_id": meter_inside.id}
+
+
+def _matrix_appeal(author, contract) -> dict:
+    """An appeal of the contract with a file, and a draft, both by its administrator (appeal routes)."""
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from crm.extensions import db
+    from crm.models import AppealAttachment
+    from workflows import appeals
+
+    f.workflow_definition()
+    f.appeal_form()
+    section = f.appeal_section()
+    appeal = appeals.submit_appeal(author, section_id=section.id, contract_id=contract.id,
+                                   form_data={"description": "Матрица доступа"},
+                                   files={"document": [FileStorage(io.BytesIO(b"%PDF-1.4\n%%EOF\n"), "m.pdf")]})
+    draft = appeals.save_draft(author, topic_id=section.parent_id, section_id=section.id, steps_completed=1,
+                               form_data={"description": "Черновик"})
+    attachment_id = db.session.scalar(db.select(AppealAttachment.id).where(AppealAttachment.appeal_id == appeal.id))
+    return {"appeal_id": appeal.id, "attachment_id": attachment_id, "draft_id": draft.id}
 
 
 def _fill_contract_route(path: str, matrix: dict) -> str:
@@ -234,6 +257,8 @@ def _fill_contract_route(path: str, matrix: dict) -> str:
     path = re.sub(r"<(?:int:)?document_id>", str(matrix["document_id"]), path)
     path = re.sub(r"<(?:int:)?meter_id>", str(matrix["meter_id"]), path)
     path = re.sub(r"<(?:int:)?act_id>", str(matrix["act_id"]), path)
+    for name in ("appeal_id", "attachment_id", "draft_id"):
+        path = re.sub(rf"<(?:int:)?{name}>", str(matrix[name]), path)
     return re.sub(r"<[^>]+>", "1", path)
 
 
@@ -262,3 +287,30 @@ def test_contract_route_answers_exactly_as_the_role_matrix_says(app, matrix, rul
         assert "/portal/login" not in response.headers.get("Location", "")
     else:
         assert response.status_code == 403
+
+
+# --- Appeals: account routes whose path names an appeal, a file or a draft (issue 6 acceptance 3) -------
+
+def _appeal_routes():
+    routes = []
+    for rule in _portal_rules():
+        if not rule.endpoint.startswith("portal.appeal") or not any(
+                f"<int:{name}>" in rule.rule for name in ("appeal_id", "attachment_id", "draft_id")):
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for actor in ("administrator", "power_engineer", "other_counterparty"):
+                routes.append(pytest.param(rule.rule, method, actor, id=f"{rule.endpoint}:{method}:{actor}"))
+    return routes
+
+
+@pytest.mark.parametrize(("rule", "method", "actor"), _appeal_routes())
+def test_appeal_route_hides_what_the_customer_may_not_see(app, matrix, rule, method, actor):
+    """The administrator's appeal and draft: the contract's administrator reaches them; a power engineer
+    of the same contract (not the author) and another counterparty get 404, never a hint it exists."""
+    client = app.test_client()
+    assert f.login(client, matrix["emails"][actor]).status_code == 302
+    response = client.open(_fill_contract_route(rule, matrix), method=method)
+    if actor == "administrator":
+        assert response.status_code not in {401, 403, 404}, response.status_code
+    else:
+        assert response.status_code == 404, response.status_code
