@@ -10,6 +10,7 @@ from crm import clock
 from crm.extensions import db
 from crm.models import Appeal, AppealEvent, AssignmentRule, CrmUser
 from workflows import appeal_notices as notices
+from workflows import engine
 from workflows.appeal_base import AppealError, fail, is_staff
 
 ESCALATION_BATCH = 500
@@ -114,7 +115,7 @@ def escalate_overdue(now=None) -> int:
 
 def _escalate(appeal: Appeal, now, reassign: bool) -> None:
     lead = appeal.branch.lead_user if appeal.branch is not None else None
-    notified = notices.queue_escalation_notice(appeal, lead)
+    notified = notices.queue_escalation_notice(appeal, lead, engine.state_of(appeal))
     appeal.escalated_at = now
     db.session.add(AppealEvent(appeal_id=appeal.id, kind="escalated", created_at=now,
                                detail={"lead_id": lead.id if lead else None, "notified": notified,

@@ -229,6 +229,7 @@ def transition(appeal: Appeal, actor, transition_id: int, comment: str | None = 
         except engine.WorkflowError as exc:
             raise AppealError(str(exc.message), status=403) from exc
         if is_staff(actor):
+            # The comment is "for the history" on the desk: it is not e-mailed to the customer.
             notices.queue_status_notice(appeal, engine.state_of(appeal))
         else:
             appeal.staff_unread = True

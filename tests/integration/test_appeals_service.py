@@ -235,7 +235,7 @@ def test_staff_reply_marks_unread_and_emails_the_author_when_public(db, world):
     assert appeal.last_message_at == T0 + timedelta(hours=2)
     sent = emails(db, "customer@test.example")
     assert [m.subject for m in sent] == [f"Обращение {appeal.number}: новый ответ"] * 2
-    assert "/portal/appeals/" in sent[0].body_text
+    assert "/portal/appeals/" in sent[0].body_text and "Проверьте, пожалуйста, пароль" in sent[0].body_text
     appeals.mark_read(appeal, "customer")
     assert not appeal.customer_unread
 
@@ -331,6 +331,24 @@ def test_no_email_is_sent_when_the_author_switched_emails_off(db, world):
 
     assert emails(db) == []
     assert appeal.customer_unread  # the portal still shows it
+
+
+def test_edited_template_is_used_and_switching_its_email_off_is_honoured_when_staff_replies(db, world):
+    from crm.models import EventTemplate
+
+    row = EventTemplate(event="appeal.reply", locale="ru", subject="Ответ по {{ appeal_number }}",
+                        body="{{ reply_text }}", send_email=True)
+    db.session.add(row)
+    db.session.commit()
+    appeal = submit(world)
+
+    appeals.reply(appeal, world["curator"], "Готово")
+    row.send_email = False
+    db.session.commit()
+    appeals.reply(appeal, world["curator"], "Ещё")
+
+    (mail,) = emails(db)
+    assert (mail.subject, mail.body_text.strip()) == (f"Ответ по {appeal.number}", "Готово")
 
 
 def test_refused_transition_changes_nothing_when_the_customer_tries_a_staff_one(db, world):
@@ -455,7 +473,8 @@ def test_breached_appeal_is_escalated_to_the_branch_lead_exactly_once_when_the_j
     assert appeals.escalate_overdue() == 0
 
     (mail,) = emails(db, "lead@energo.example")
-    assert mail.subject == f"Обращение {appeal.number}: срок ответа истёк"
+    assert mail.subject == f"Просрочен срок ответа по обращению {appeal.number}"
+    assert "/admin/appeals/" in mail.body_text and "Staff new" in mail.body_text
     assert appeal.escalated_at == clock.now()
     assert [e.kind for e in appeal.events][-1] == "escalated"
     assert appeal.assignee_id is None  # reassigning is off by default
