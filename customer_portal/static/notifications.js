@@ -37,9 +37,27 @@
     var form = item.querySelector("form[data-inbox-read]");
     if (!form) { return; }
     item.setAttribute("data-read", "true");
-    post(form).then(function (data) { setBell(data.bell); }).catch(function () {
+    post(form).then(function (data) {
+      setBell(data.bell);
+      showAsRead(item, form);
+    }).catch(function () {
       item.setAttribute("data-read", "false");
     });
+  }
+
+  function showAsRead(item, form) {
+    item.classList.remove("inbox-unread");
+    var icon = item.querySelector(".inbox-icon");
+    if (icon) { icon.classList.add("is-read"); }
+    item.querySelectorAll("[data-read-mark]").forEach(function (mark) { mark.classList.remove("d-none"); });
+    item.querySelectorAll("[data-unread-mark]").forEach(function (mark) { mark.classList.add("d-none"); });
+    form.remove();
+    var tab = document.querySelector("[data-tab-unread]");
+    if (tab && tab.firstChild) {
+      var left = Math.max(0, parseInt(tab.firstChild.textContent, 10) - 1);
+      tab.firstChild.textContent = String(left);
+      tab.classList.toggle("d-none", left === 0);
+    }
   }
 
   document.querySelectorAll("[data-fold]").forEach(function (body) {

@@ -109,3 +109,37 @@ def test_branch_modal_is_seen_confirmed_and_read_by_its_branch_only(page, live_s
     expect(page.locator("main")).not_to_contain_text(SUBJECT)
     expect(page.locator("main")).to_contain_text("Уведомлений пока нет")
 
+
+
+def test_long_text_unfolds_and_is_read_and_banner_closes_in_place(page, live_server, app):
+    with app.app_context():
+        person = f.user("reader@journey.example", first_name="Мария")
+        f.grant(person, f.contract(), "accountant")
+        f.delivery(person, "Новая редакция договора", body="Подробности изменений в договоре. " * 30)
+        f.delivery(person, "Плановые работы", kind="banner", body="Ночью кабинет может быть недоступен.",
+                   display_until=clock.now() + timedelta(days=1))
+        db.session.commit()
+    _sign_in(page, live_server, "reader@journey.example")
+    banner = page.locator("[data-inbox-banner]")
+    expect(banner).to_contain_text("Плановые работы")
+    expect(page.locator("#inbox-bell [data-bell-count]")).to_have_text("2")
+    banner.get_by_role("button", name=re.compile("Закрыть уведомление")).click()
+    expect(banner).to_have_count(0)
+    expect(page.locator("#inbox-bell [data-bell-count]")).to_have_text("1")
+
+    page.goto(live_server + "/portal/notifications")
+    item = page.locator(".inbox-item", has_text="Новая редакция договора")
+    toggle = item.get_by_role("button", name="Подробнее")
+    body = item.locator(".inbox-body")
+    folded_height = body.evaluate("element => element.clientHeight")
+    toggle.click()
+    expect(item.get_by_role("button", name="Скрыть")).to_have_attribute("aria-expanded", "true")
+    assert body.evaluate("element => element.clientHeight") > folded_height
+    expect(page.locator("#inbox-bell [data-bell-count]")).to_be_hidden()
+    expect(item.locator("[data-read-mark]")).to_be_visible()
+    expect(item.locator("[data-unread-mark]")).to_be_hidden()
+    expect(item.get_by_role("button", name="Отметить как прочитанное")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "notifications_journey_unfolded.png"), full_page=True)
+    page.reload()
+    expect(page.locator(".inbox-item.inbox-unread")).to_have_count(0)
+    expect(page.locator(".inbox-item", has_text="Плановые работы")).to_contain_text("Прочитано")
