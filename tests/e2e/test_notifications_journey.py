@@ -66,7 +66,7 @@ def _author_and_send(page, live_server, people) -> None:
     page.context.clear_cookies()
 
 
-def test_branch_modal_is_seen_confirmed_and_read_by_its_branch_only(page, live_server, people):
+def test_only_the_branchs_customer_sees_and_confirms_the_modal_when_sent_to_a_branch(page, live_server, people):
     ARTIFACTS.mkdir(exist_ok=True)
     _author_and_send(page, live_server, people)
 
@@ -111,7 +111,7 @@ def test_branch_modal_is_seen_confirmed_and_read_by_its_branch_only(page, live_s
 
 
 
-def test_long_text_unfolds_and_is_read_and_banner_closes_in_place(page, live_server, app):
+def test_text_is_read_and_banner_closes_in_place_when_unfolded_and_closed(page, live_server, app):
     with app.app_context():
         person = f.user("reader@journey.example", first_name="Мария")
         f.grant(person, f.contract(), "accountant")

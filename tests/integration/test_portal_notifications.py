@@ -163,7 +163,7 @@ def test_mark_read_keeps_the_first_time_when_repeated(app):
         assert _state(delivery_id).read_at == NOW
 
 
-def test_modal_shows_after_sign_in_until_confirmed_then_moves_to_read_list(app):
+def test_modal_moves_to_the_read_list_when_confirmed_after_sign_in(app):
     with data(app):
         me = _customer("me@inbox.example")
         first = f.delivery(me, "Первое окно", kind="modal", delivered_at=NOW - timedelta(hours=2),
@@ -220,7 +220,7 @@ def test_banner_shows_until_closed_then_stays_in_the_list_when_dismissed(app):
     assert _list_subjects(client.get("/portal/notifications")) == ["Плановые работы"]
 
 
-def test_display_window_hides_before_start_and_drops_the_banner_but_keeps_it_listed_after_end(app):
+def test_banner_and_modal_show_only_inside_the_display_window_and_stay_listed_when_it_ended(app):
     start, end = NOW + timedelta(days=1), NOW + timedelta(days=3)
     with data(app):
         me = _customer("me@inbox.example")
@@ -281,7 +281,7 @@ def test_mark_all_read_empties_the_bell_but_not_news_when_pressed(app):
     assert "Mark all as read" not in page and "Отметить все как прочитанные" not in page
 
 
-def test_news_has_an_unread_dot_until_opened_and_branch_news_reach_only_that_branch(app):
+def test_news_dot_goes_when_opened_and_another_branchs_news_stay_hidden_when_listed(app):
     with data(app):
         north, south = f.branch(), f.branch()
         _customer("me@inbox.example", branch=north)
