@@ -371,3 +371,25 @@ def test_list_costs_the_same_statements_when_a_page_holds_1_or_20_notifications_
     many_count, many_links = statements("many@inbox.example")
     assert (few_links, many_links) == (2, 40)
     assert few_count == many_count
+
+
+def test_role_granted_appears_in_the_list_and_bell_when_an_administrator_adds_the_user(app):
+    from crm.services.contract_access import grant_role
+
+    with data(app):
+        contract = f.contract()
+        boss = f.user("boss@inbox.example")
+        f.grant(boss, contract, "administrator")
+        _customer("clerk@inbox.example")
+        number, contract_id = contract.number, contract.id
+    with app.test_request_context():
+        from crm.models import Contract, CrmUser
+
+        grant_role(db.session.get(Contract, contract_id), "clerk@inbox.example", "accountant",
+                   actor=db.session.scalar(db.select(CrmUser).filter_by(email="boss@inbox.example")))
+    client = _signed_in(app, "clerk@inbox.example")
+    response = client.get("/portal/notifications")
+    subjects = _list_subjects(response)
+    assert len(subjects) == 1 and number in subjects[0]
+    assert "Бухгалтер" in subjects[0] or "Accountant" in subjects[0]
+    assert 'data-bell-count aria-hidden="true">1<' in response.get_data(as_text=True)
