@@ -32,6 +32,10 @@ class Appeal(IdMixin, Model):
         Index("ix_appeal_desk", "state_code", "branch_id", "assignee_id"),
         Index("ix_appeal_sla_due", "sla_due_at"),
         Index("ix_appeal_last_message", "last_message_at"),
+        # The curator desk's queue: branch, open/closed, SLA sort; "created" sort; number prefix search.
+        Index("ix_appeal_queue", "branch_id", "closed_at", "sla_due_at", "id"),
+        Index("ix_appeal_created", "created_at"),
+        Index("ix_appeal_number_prefix", "number", postgresql_ops={"number": "text_pattern_ops"}),
     )
 
     number: Mapped[str] = mapped_column(String(32), unique=True, nullable=False)

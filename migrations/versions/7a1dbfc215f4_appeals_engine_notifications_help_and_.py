@@ -90,6 +90,13 @@ def upgrade():
         batch_op.add_column(sa.Column('rating', sa.SmallInteger(), nullable=True))
         batch_op.add_column(sa.Column('rating_comment', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('rated_at', crm.models.types.UTCDateTime(timezone=True), nullable=True))
+        # The curator desk's queue (crm/services/appeal_desk.py): a curator's branch first, open or closed,
+        # then the default SLA sort; the "created" sort; the number search by prefix (text_pattern_ops on
+        # PostgreSQL, so that LIKE '0001234%' uses the index whatever the database collation).
+        batch_op.create_index('ix_appeal_queue', ['branch_id', 'closed_at', 'sla_due_at', 'id'], unique=False)
+        batch_op.create_index('ix_appeal_created', ['created_at'], unique=False)
+        batch_op.create_index('ix_appeal_number_prefix', ['number'], unique=False,
+                              postgresql_ops={'number': 'text_pattern_ops'})
 
     with op.batch_alter_table('appeal_attachment', schema=None) as batch_op:
         batch_op.add_column(sa.Column('draft_id', sa.Integer(), nullable=True))
@@ -209,6 +216,9 @@ def downgrade():
         batch_op.drop_column('draft_id')
 
     with op.batch_alter_table('appeal', schema=None) as batch_op:
+        batch_op.drop_index('ix_appeal_number_prefix')
+        batch_op.drop_index('ix_appeal_created')
+        batch_op.drop_index('ix_appeal_queue')
         batch_op.drop_column('rated_at')
         batch_op.drop_column('rating_comment')
         batch_op.drop_column('rating')

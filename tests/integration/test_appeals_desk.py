@@ -563,3 +563,30 @@ def test_customer_360_links_each_appeal_to_its_desk_card_when_staff_may_open_it(
     assert f'href="/admin/appeals/{appeal_id}"' in html
     card = _client(app, "curator_n").get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
     assert f'href="/admin/customers/{counterparty_id}"' in card
+
+
+def test_queue_says_more_than_cap_and_still_pages_when_count_exceeds_it(app, desk, monkeypatch):
+    monkeypatch.setattr(appeal_desk, "COUNT_CAP", 30)
+    with data(app):
+        o = _objects(desk)
+        numbers = [make_appeal(o.customer_north, o.north, sla_hours=i + 1).number for i in range(60)]
+    client = _client(app, "curator_n")
+    first = client.get("/admin/appeals/").get_data(as_text=True)
+    assert "more than 30 appeals" in first or "более 30 обращений" in first
+    assert 'rel="next"' in first
+    third = client.get("/admin/appeals/?page=3").get_data(as_text=True)
+    assert sum(n in third for n in numbers) == 10 and numbers[-1] in third and 'rel="next"' not in third
+
+
+def test_number_search_matches_the_start_of_the_number_only_when_input_is_digits(app, desk):
+    with data(app):
+        o = _objects(desk)
+        target = make_appeal(o.customer_north, o.north)
+        target.number, target.title = "0123456-26-57-Ю-Л", "Первое"
+        other = make_appeal(o.customer_north, o.north)
+        other.number, other.title = "0999123-26-57-Ю-Л", "Второе"
+    client = _client(app, "curator_n")
+    html = client.get("/admin/appeals/?q=0123").get_data(as_text=True)
+    assert "0123456-26-57" in html and "0999123-26-57" not in html
+    html = client.get("/admin/appeals/?q=0123456-26").get_data(as_text=True)
+    assert "0123456-26-57" in html and "0999123-26-57" not in html
