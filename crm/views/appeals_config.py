@@ -15,7 +15,7 @@ from flask_appbuilder.fields import QuerySelectField, QuerySelectMultipleField
 from flask_appbuilder.fieldwidgets import Select2ManyWidget, Select2Widget
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from wtforms import BooleanField, TextAreaField
 from wtforms.validators import DataRequired, Optional
 
@@ -86,6 +86,12 @@ def _problems(check, *args, **kwargs) -> list[str]:
     except ConfigInvalidError as error:
         return error.errors
     return []
+
+
+def _previous(item, relation: str):
+    """The parent a row had before this edit (moving a row out of a pinned definition changes it too)."""
+    history = inspect(item).attrs[relation].history
+    return history.deleted[0] if history.deleted else None
 
 
 def _guard(check, *args, **kwargs) -> None:
@@ -249,6 +255,8 @@ class FormFieldView(CrmModelView):
         item.regex = (item.regex or "").strip() or None
         with db.session.no_autoflush:
             _guard(refuse_form_edit, item.step.form if item.step is not None else None)
+            previous = _previous(item, "step")
+            _guard(refuse_form_edit, previous.form if previous is not None else None)
             problems = field_problems(item.name, item.field_type, item.options, item.regex, item.prefill)
             clash = [f for s in item.step.form.steps for f in s.fields
                      if f is not item and f.name == item.name] if item.step is not None else []
@@ -278,6 +286,7 @@ class FormStepView(CrmModelView):
 
     def pre_update(self, item):
         _guard(refuse_form_edit, item.form)
+        _guard(refuse_form_edit, _previous(item, "form"))
 
     def pre_delete(self, item):
         _guard(refuse_form_edit, item.form)
@@ -307,6 +316,12 @@ class _VersionedView(CrmModelView):
 
     def pre_delete(self, item):
         _guard(type(self).refuse_edit, item)
+        column = AppealTopic.form_code if isinstance(item, FormDefinition) else AppealTopic.workflow_code
+        with db.session.no_autoflush:
+            users = db.session.scalars(select(AppealTopic.name).where(column == item.code)).all()
+        if users:
+            raise ValueError(gettext("Sections %(names)s use “%(code)s”; choose another one there first.",
+                                     names=", ".join(f"«{name}»" for name in users), code=item.code))
         super().pre_delete(item)
 
     def _copy(self, item):
@@ -393,6 +408,7 @@ class WorkflowStateView(CrmModelView):
         if item.sla_hours is not None and not 1 <= item.sla_hours <= 24 * 365:
             raise _refuse(ServiceError(gettext("SLA hours are a whole number from 1 to 8760.")))
         _guard(refuse_workflow_edit, item.workflow)
+        _guard(refuse_workflow_edit, _previous(item, "workflow"))
         _guard(check_workflow, item.workflow, STAFF_ROLES, complete=_live(item.workflow))
 
 
@@ -427,6 +443,7 @@ class WorkflowTransitionView(CrmModelView):
     @staticmethod
     def _check(item: WorkflowTransition) -> None:
         _guard(refuse_workflow_edit, item.workflow)
+        _guard(refuse_workflow_edit, _previous(item, "workflow"))
         _guard(check_workflow, item.workflow, STAFF_ROLES, complete=_live(item.workflow))
 
 

@@ -144,9 +144,12 @@ def test_new_version_copies_and_pins_when_an_admin_changes_an_in_use_definition(
     old_form, old_workflow = old_appeal.form_id, old_appeal.workflow_id
     _staff(db, client, "Admin")
 
-    for base, pk in (("appeal-forms", old_form), ("appeal-workflows", old_workflow)):
-        response = client.post(f"/admin/{base}/action_post", data={"action": "new_version", "rowid": [str(pk)]})
-        assert response.status_code == 302
+    # The show page's button posts to /action/new_version/<pk>; the list's bulk form to /action_post.
+    response = client.post(f"/admin/appeal-forms/action/new_version/{old_form}")
+    assert response.status_code == 302
+    response = client.post("/admin/appeal-workflows/action_post",
+                           data={"action": "new_version", "rowid": [str(old_workflow)]})
+    assert response.status_code == 302
     db.session.expire_all()
     section = _section(db, "support_portal")
     form_v2, workflow_v2 = current_form(section), current_workflow(section)
@@ -287,3 +290,13 @@ def test_admin_sees_the_catalogue_and_the_eight_steps_when_opening_the_pages(see
     workflow = current_workflow(_section(db, "access_rights"))
     page = client.get(f"/admin/appeal-workflows/show/{workflow.id}").get_data(as_text=True)
     assert "Роль предоставлена" in page and "Предоставить роль" in page
+
+
+def test_deleting_a_definition_is_refused_when_a_section_names_it(seeded, client):
+    db = seeded
+    form = current_form(_section(db, "contract_conclusion"))
+    _staff(db, client, "Admin")
+    response = client.post(f"/admin/appeal-forms/delete/{form.id}", follow_redirects=True)
+    assert "используют «energy_supply_contract»" in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(FormDefinition, form.id) is not None
