@@ -2,35 +2,27 @@
 
 Step 1 chooses the contract (optional), the object and topic → section → subsection; the section's
 form then runs "Step k of n" with Back / Next. Nothing is written until the user sends the appeal or
-saves a draft, so the wizard's progress travels with the page: a signed, compressed blob (`state`)
-bound to the user and at most a day old, holding the chosen catalogue entries, the values of the
-steps completed and the files uploaded so far (kept in the file storage under generated keys of the
-`appeal_uploads` area). Every value is validated again when the appeal is sent. A cookie session
+saves a draft, so the wizard's progress travels with the page (`appeal_wizard.py`: a signed blob
+bound to the user, and the files uploaded so far under generated storage keys). Every value is
+validated again when the appeal is sent. A cookie session
 could not carry eight steps of text; a server-side wizard row would put unfinished forms in the
 Drafts tab that the user never chose to keep (seed 004 §8.3.1: drafts are saved on request).
 """
 from __future__ import annotations
 
-import io
-
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from werkzeug.datastructures import FileStorage
 
 from crm.access import Capability
 from crm.formatting import format_day
 from crm.services import appeal_forms, appeal_portal
-from crm.services.appeal_attachments import AttachmentError, validate_upload
 from crm.services.appeal_catalogue import Choice, ChoiceError, catalogue_for, check_choice, load_choice
-from crm.storage import StorageError, get_storage
 from customer_portal import account_route, bp, contract_route
+from customer_portal import appeal_wizard as wizard
 from customer_portal.context import portal_grants
 
-UPLOAD_AREA = "appeal_uploads"
-STATE_MAX_AGE = 24 * 3600
-EXTRA_FILES = ""  # the uploads key of files not tied to a form field
+EXTRA_FILES = wizard.EXTRA_FILES
 ACCESS_RIGHTS_SECTION = "access_rights"
 
 
@@ -38,25 +30,6 @@ def _service():
     from workflows import appeals
 
     return appeals
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="portal-appeal-wizard")
-
-
-def _dump(state: dict) -> str:
-    return _serializer().dumps({**state, "uid": current_user.id})
-
-
-def _load(token: str) -> dict:
-    """The wizard state from the page; 400 when it was tampered with, expired or is someone else's."""
-    try:
-        state = _serializer().loads(token or "", max_age=STATE_MAX_AGE)
-    except BadSignature:
-        abort(400)
-    if not isinstance(state, dict) or state.get("uid") != current_user.id:
-        abort(400)
-    return state
 
 
 # --- step 1: the choice ----------------------------------------------------------------------------
@@ -86,7 +59,7 @@ def appeal_new():
         choice = check_choice(portal_grants(), **values)
     except ChoiceError as exc:
         return _render_choice(values, exc.errors, 422)
-    state = {"choice": choice.as_dict(), "step": 0, "data": {}, "uploads": {}, "draft_id": None}
+    state = wizard.new_state(choice, step=0, data={}, draft_id=None)
     return _render_step(choice, state)
 
 
@@ -134,51 +107,8 @@ def _render_step(choice: Choice, state: dict, errors: dict | None = None, values
         shown.update(values)
     return render_template(
         "portal/appeals/step.html", choice=choice, step=step, index=index, last=index >= len(steps) - 1,
-        total=len(steps) + 1, values=shown, errors=errors or {}, state_token=_dump(state), uploads=state["uploads"],
-        draft_files=_draft_files(state), draft_id=state.get("draft_id")), status
-
-
-def _store_uploads(field_names: list[str]) -> tuple[dict, dict]:
-    """Validate then store this request's files per field; (stored per field, errors per field).
-
-    A field with any bad file keeps none of that request's files for it."""
-    stored, errors, checked = {}, {}, {}
-    for name in field_names:
-        items = [item for item in request.files.getlist(f"file__{name}") if item and item.filename]
-        try:
-            checked[name] = [validate_upload(item) for item in items]
-        except AttachmentError as exc:
-            errors[name] = exc.message
-    storage = get_storage()
-    for name, items in checked.items():
-        if name in errors:
-            continue
-        stored[name] = [{"filename": item["filename"], "content_type": item["content_type"], "size": item["size"],
-                         "key": storage.put(UPLOAD_AREA, item["data"], item["suffix"])} for item in items]
-    return stored, errors
-
-
-def _discard_uploads(state: dict) -> None:
-    storage = get_storage()
-    for items in state["uploads"].values():
-        for item in items:
-            try:
-                storage.delete(item["key"])
-            except StorageError:
-                pass
-
-
-def _as_file_storages(state: dict) -> dict[str, list[FileStorage]]:
-    """The stored uploads as werkzeug files again, for the appeals service (which checks and keeps them)."""
-    storage = get_storage()
-    files: dict[str, list[FileStorage]] = {}
-    for name, items in state["uploads"].items():
-        for item in items:
-            with storage.open(item["key"]) as handle:
-                data = handle.read()
-            files.setdefault(name, []).append(
-                FileStorage(stream=io.BytesIO(data), filename=item["filename"], content_type=item["content_type"]))
-    return files
+        total=len(steps) + 1, values=shown, errors=errors or {}, state_token=wizard.dump_state(state),
+        uploads=state["uploads"], draft_files=_draft_files(state), draft_id=state.get("draft_id")), status
 
 
 def _step_values(step) -> dict:
@@ -198,12 +128,15 @@ def _step_values(step) -> dict:
 @account_route
 def appeal_form():
     """One step of the form: Back, Next, Save draft, Send, remove a file, or close without saving."""
-    state = _load(request.form.get("state", ""))
+    state = wizard.load_state(request.form.get("state", ""))
+    if wizard.finished(state):
+        flash(_("This appeal has already been sent or saved as a draft."), "info")
+        return redirect(url_for("portal.appeals", tab="drafts" if state.get("draft_id") else "open"))
     try:
         choice = load_choice(portal_grants(), state["choice"])
     except ChoiceError as exc:
         flash(next(iter(exc.errors.values()), _("The appeal can no longer be filed.")), "danger")
-        _discard_uploads(state)
+        wizard.discard_uploads(state)
         return redirect(url_for("portal.appeals"))
     steps = _steps(choice.form)
     step = steps[min(state["step"], len(steps) - 1)] if steps else None
@@ -211,14 +144,14 @@ def appeal_form():
     typed = _step_values(step)
 
     if action == "discard":
-        _discard_uploads(state)
+        wizard.discard_uploads(state)
         return redirect(url_for("portal.appeals", tab="drafts" if state.get("draft_id") else "open"))
     if action.startswith("remove:"):
         return _remove_upload(choice, state, action.removeprefix("remove:"), typed)
     if action == "back":
         if state["step"] == 0 and not state.get("draft_id"):
             # Back from the first form step is the choice again (files of this wizard are let go).
-            _discard_uploads(state)
+            wizard.discard_uploads(state)
             return redirect(url_for("portal.appeal_new", **{k: v for k, v in state["choice"].items() if v}))
         state["data"].update(typed)
         state["step"] = max(state["step"] - 1, 0)
@@ -229,7 +162,7 @@ def appeal_form():
     file_fields = [f.name for f in (step.fields if step else []) if f.field_type == "file"]
     if action == "send" or state["step"] >= len(steps) - 1:
         file_fields.append(EXTRA_FILES)
-    stored, file_errors = _store_uploads(file_fields)
+    stored, file_errors = wizard.store_uploads(file_fields)
     for name, items in stored.items():
         state["uploads"].setdefault(name, []).extend(items)
     errors = dict(file_errors)
@@ -251,14 +184,7 @@ def appeal_form():
 
 
 def _remove_upload(choice: Choice, state: dict, key: str, typed: dict):
-    for name, items in state["uploads"].items():
-        kept = [item for item in items if item["key"] != key]
-        if len(kept) != len(items):
-            state["uploads"][name] = kept
-            try:
-                get_storage().delete(key)
-            except StorageError:
-                pass
+    wizard.remove_upload(state, key)
     return _render_step(choice, state, values=typed)
 
 
@@ -270,11 +196,13 @@ def _save_draft(choice: Choice, state: dict):
             subsection_id=choice.subsection.id if choice.subsection else None,
             contract_id=choice.contract.id if choice.contract else None,
             energy_object_id=choice.energy_object.id if choice.energy_object else None,
-            steps_completed=state["step"], form_data=_completed_data(choice, state), files=_as_file_storages(state))
-    except service.AppealError as exc:
+            steps_completed=state["step"], form_data=_completed_data(choice, state),
+            files=wizard.as_file_storages(state))
+    except (service.AppealError, wizard.UploadsLostError) as exc:
         flash(exc.message, "danger")
         return _render_step(choice, state, status=422)
-    _discard_uploads(state)
+    wizard.discard_uploads(state)
+    wizard.mark_finished(state)
     flash(_("The draft is saved. You can continue filling it in until %(day)s.", day=format_day(draft.expires_at)),
           "success")
     return redirect(url_for("portal.appeals", tab="drafts"))
@@ -294,7 +222,10 @@ def _send(choice: Choice, state: dict):
             subsection_id=choice.subsection.id if choice.subsection else None,
             contract_id=choice.contract.id if choice.contract else None,
             energy_object_id=choice.energy_object.id if choice.energy_object else None,
-            form_data=state["data"], files=_as_file_storages(state), draft_id=state.get("draft_id"))
+            form_data=state["data"], files=wizard.as_file_storages(state), draft_id=state.get("draft_id"))
+    except wizard.UploadsLostError as exc:
+        flash(exc.message, "danger")
+        return _render_step(choice, state, status=422)
     except service.AppealError as exc:
         field_errors = _form_errors(choice, exc.errors)
         if field_errors:
@@ -303,7 +234,8 @@ def _send(choice: Choice, state: dict):
             return _render_step(choice, state, field_errors, status=422)
         flash(exc.message, "danger")
         return _render_step(choice, state, status=422)
-    _discard_uploads(state)
+    wizard.discard_uploads(state)
+    wizard.mark_finished(state)
     return redirect(url_for("portal.appeal_sent", appeal_id=appeal.id))
 
 
@@ -345,8 +277,7 @@ def appeal_draft_resume(draft_id: int):
     except ChoiceError as exc:
         flash(next(iter(exc.errors.values()), _("The draft can no longer be sent.")), "danger")
         return redirect(url_for("portal.appeals", tab="drafts"))
-    state = {"choice": choice.as_dict(), "step": draft.steps_completed, "data": dict(draft.form_data or {}),
-             "uploads": {}, "draft_id": draft.id}
+    state = wizard.new_state(choice, step=draft.steps_completed, data=dict(draft.form_data or {}), draft_id=draft.id)
     return _render_step(choice, state)
 
 

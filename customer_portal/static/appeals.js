@@ -7,6 +7,19 @@
     bar.style.width = Math.max(0, Math.min(100, Number(bar.getAttribute("data-progress")) || 0)) + "%";
   });
 
+  /* Forms that file or send something submit once: a double click must not send twice (the server
+     also refuses a second "Send" of the same wizard page). */
+  document.querySelectorAll("form[data-submit-once]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (form.getAttribute("data-submitted") === "1") {
+        event.preventDefault();
+        return;
+      }
+      form.setAttribute("data-submitted", "1");
+      form.setAttribute("aria-busy", "true");
+    });
+  });
+
   /* New appeal, step 1: offer only the objects of the chosen contract and the subsections of the
      chosen section; the server checks the same rules. */
   function filterOptions(select, attribute, value) {

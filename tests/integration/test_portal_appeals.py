@@ -370,6 +370,20 @@ def test_wizard_refuses_a_tampered_or_foreign_state(app, db, world):
     assert other.post("/portal/appeals/new/form", data={"state": token, "action": "next"}).status_code == 400
 
 
+def test_sending_the_same_wizard_page_twice_files_one_appeal(app, db, world):
+    from crm.models import Appeal
+
+    client = _client(app, world["users"]["manager"].email)
+    page = _start(client, world)
+    page = client.post("/portal/appeals/new/form", data={"state": _state(page), "action": "next",
+                                                          "description": "Один раз"}).get_data(as_text=True)
+    last = {"state": _state(page), "action": "send", "phone": "+79001234567"}
+    assert client.post("/portal/appeals/new/form", data=last).status_code == 302
+    again = client.post("/portal/appeals/new/form", data=last)
+    assert again.status_code == 302 and again.headers["Location"].endswith("/portal/appeals/?tab=open")
+    assert db.session.query(Appeal).count() == 1
+
+
 # --- dialogue, decisions, rating ---------------------------------------------------------------------
 
 def test_reply_is_accepted_while_dialogue_is_open_and_refused_when_the_state_closes_it(app, db, world):
