@@ -30,6 +30,7 @@ from crm.services.appeal_forms import DEFAULT_WORKFLOW_CODE, FIELD_TYPES, PREFIL
 
 CUSTOMER_ROLE = "customer"
 _IDENTIFIER = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_PLACEHOLDER = re.compile(r"{{\s*([^}]*?)\s*}}")
 
 
 class ConfigInvalidError(ServiceError):
@@ -171,6 +172,17 @@ def workflow_is_live(workflow: WorkflowDefinition) -> bool:
     """Whether a catalogue entry names this workflow's code (so it must stay complete)."""
     return bool(db.session.scalar(select(exists().where(AppealTopic.workflow_code == workflow.code)))) or \
         workflow.code == DEFAULT_WORKFLOW_CODE
+
+
+def placeholder_problems(body: str | None) -> list[str]:
+    """Placeholders of a canned reply that the curator desk cannot fill (crm/services/appeal_desk.py)."""
+    from crm.services.appeal_desk import PLACEHOLDERS
+
+    unknown = sorted({name for name in _PLACEHOLDER.findall(body or "") if name not in PLACEHOLDERS})
+    if not unknown:
+        return []
+    return [_("Unknown placeholders: %(unknown)s. Use %(names)s.",
+              unknown=", ".join(unknown), names=", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS))]
 
 
 def _next_version(model, code: str) -> int:

@@ -11,7 +11,15 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from crm.extensions import db
-from crm.models import Appeal, AppealAttachment, AppealDraft, AppealEvent, AppealMessage, AppealTopic
+from crm.models import (
+    Appeal,
+    AppealAttachment,
+    AppealDraft,
+    AppealEvent,
+    AppealMessage,
+    AppealTopic,
+    CannedReply,
+)
 from crm.services.appeal_forms import current_form, current_workflow
 from crm.storage import get_storage
 
@@ -47,6 +55,24 @@ ENERGY_CONTRACT_FORM = {
     "digits_integer": "6", "digits_fraction": "2", "initial_reading": "94.44", "verified_on": "2025-04-15",
     "meter_owner": "Потребитель",
 }
+
+# Canned replies of the curator desk: title, body with placeholders, section code (None: every section).
+CANNED_REPLIES = [
+    ("Принято в работу", "Здравствуйте, {{ customer_name }}! Ваше обращение № {{ appeal_number }} принято в работу. "
+                         "Ответ будет направлен в течение трёх рабочих дней.\n\n{{ curator_name }}, "
+                         "{{ curator_phone }}", None),
+    ("Нужна доверенность", "Здравствуйте, {{ customer_name }}! Для предоставления роли «Администратор» по договору "
+                           "№ {{ contract_number }} приложите, пожалуйста, доверенность на представление интересов "
+                           "организации или приказ о назначении.", "access_rights"),
+    ("Роль предоставлена", "Здравствуйте, {{ customer_name }}! Полномочия подтверждены, вам предоставлена роль "
+                           "«Администратор» по договору № {{ contract_number }}. Назначить роли коллегам можно в "
+                           "разделе «Пользователи договора».", "access_rights"),
+    ("Показания приняты", "Показания приняты к расчёту. Начисление будет отражено в счёте за текущий период.",
+     "readings_question"),
+    ("Пришлите фото счётчика", "Здравствуйте, {{ customer_name }}! Пришлите, пожалуйста, фото табло прибора учёта "
+                               "со всеми показаниями и время съёмки — ответим в обращении {{ appeal_number }}.",
+     "readings_question"),
+]
 
 # Who, where, what, the dialogue (days ago, from staff?, text, flags) and the path of states after "new".
 APPEALS = [
@@ -168,7 +194,9 @@ def _attach(owner: dict, field_name: str, names: list[str], author_id: int, at) 
 
 
 def seed_appeals(builder) -> None:
-    """The demo's appeals (every state of both workflows) and two drafts of the director."""
+    """Canned replies, the demo's appeals (every state of the default workflow) and two drafts."""
+    db.session.add_all(CannedReply(title=title, body=body, section=_section(code) if code else None, active=True)
+                       for title, body, code in CANNED_REPLIES)
     curator = builder.users["curator"]
     sequence = max(db.session.scalar(select(func.max(Appeal.sequence))) or 0, 60)
     for spec in APPEALS:

@@ -1,15 +1,7 @@
-"""The demo's texts: canned replies, catalog, FAQ, news (appeal configuration: appeal_definitions_data.py)."""
+"""The demo's texts: catalog, FAQ, news (appeals: demo_appeals.py; appeal configuration: appeal_definitions_data.py)."""
 from __future__ import annotations
 
 from decimal import Decimal
-
-CANNED_REPLIES = [
-    ("Принято в работу", "Здравствуйте! Ваше обращение принято в работу. Ответ будет направлен в течение "
-                         "трёх рабочих дней."),
-    ("Нужна доверенность", "Для предоставления роли «Администратор» приложите, пожалуйста, доверенность на "
-                           "представление интересов организации или приказ о назначении."),
-    ("Показания приняты", "Показания приняты к расчёту. Начисление будет отражено в счёте за текущий период."),
-]
 
 SERVICES = [
     dict(name="Замена прибора учёта", approx_price=Decimal("4500.00"), price_note="от 4 500 ₽",

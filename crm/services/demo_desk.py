@@ -12,7 +12,6 @@ from decimal import Decimal
 from crm.extensions import db
 from crm.models import (
     AuditLog,
-    CannedReply,
     EmailOutbox,
     FaqGroup,
     FaqItem,
@@ -32,7 +31,6 @@ from crm.services.demo_billing import period_text
 def seed_desk(builder) -> None:
     """Appeals and their configuration, catalog, FAQ, news, notifications, audit log."""
     ensure_appeal_definitions(commit=False)
-    db.session.add_all(CannedReply(title=t, body=b) for t, b in content.CANNED_REPLIES)
     seed_appeals(builder)
     _catalog(builder)
     _notifications(builder)

@@ -42,6 +42,7 @@ from crm.services.appeal_config import (
     field_problems,
     new_form_version,
     new_workflow_version,
+    placeholder_problems,
     refuse_form_edit,
     refuse_workflow_edit,
     workflow_is_live,
@@ -56,9 +57,6 @@ LEVELS = [("topic", _l("Topic")), ("section", _l("Section")), ("subsection", _l(
 FIELD_TYPES = list(FIELD_TYPE_LABELS.items())
 PREFILL_CHOICES = [(path, label) for path, (label, _getter) in PREFILL_PATHS.items()]
 ROLE_CHOICES = [(role, role) for role in STAFF_ROLES] + [(CUSTOMER_ROLE, _l("Customer (the appeal's author)"))]
-PLACEHOLDERS = ("customer_name", "appeal_number", "appeal_title", "contract_number", "curator_name",
-                "curator_phone")
-_PLACEHOLDER = re.compile(r"{{\s*([^}]*?)\s*}}")
 
 LABELS = dict(
     parent=_l("Parent"), level=_l("Level"), position=_l("Position"), form_code=_l("Form code"),
@@ -471,15 +469,6 @@ class WorkflowDefinitionView(_VersionedView):
             multiple=False)
     def new_version_action(self, item):
         return self._copy(item)
-
-
-def placeholder_problems(body: str) -> list[str]:
-    """Placeholders of a canned reply that the desk cannot fill."""
-    unknown = sorted({name for name in _PLACEHOLDER.findall(body or "") if name not in PLACEHOLDERS})
-    if not unknown:
-        return []
-    return [gettext("Unknown placeholders: %(unknown)s. Use %(names)s.",
-                    unknown=", ".join(unknown), names=", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS))]
 
 
 class CannedReplyView(CrmModelView):

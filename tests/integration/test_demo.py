@@ -14,6 +14,7 @@ from crm.models import (
     AppealAttachment,
     AppealDraft,
     BillingDocument,
+    CannedReply,
     Contract,
     ContractAccess,
     Counterparty,
@@ -26,6 +27,7 @@ from crm.models import (
     Register,
     WorkflowDefinition,
 )
+from crm.services.appeal_config import placeholder_problems
 from crm.services.appeal_forms import validate_all
 from crm.services.demo import DEMO_LOGINS, seed_demo
 from crm.validators import is_valid_contract_number, is_valid_inn
@@ -198,6 +200,9 @@ def test_demo_appeal_form_data_passes_its_pinned_form_when_loaded(demo):
                 stored = [f.filename for f in demo.session.scalars(select(AppealAttachment).where(
                     AppealAttachment.appeal_id == appeal.id, AppealAttachment.field_name == field))]
                 assert stored == names
+    replies = demo.session.scalars(select(CannedReply)).all()
+    assert replies and all(placeholder_problems(r.body) == [] for r in replies)
+    assert any(r.section is not None and r.section.code == "access_rights" for r in replies)
     drafts = demo.session.scalars(select(AppealDraft)).all()
     assert {d.form.code for d in drafts} >= {"energy_supply_contract"}
     for draft in drafts:
