@@ -222,3 +222,32 @@ def test_curator_issues_a_bill_in_the_back_office_and_auditor_cannot(app, db, sh
     db.session.expire_all()
     order = db.session.get(ServiceOrder, order_id)
     assert order.status == "bill_issued" and db.session.get(BillingDocument, order.bill_document_id).amount == 4500
+
+
+PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+       b"\x00\x00\x00\rIDATx\x9cc\xf8\xcf\xc0\xf0\x1f\x00\x05\x00\x01\xff\x89\x99=\x1d\x00\x00\x00\x00IEND\xaeB`\x82")
+
+
+def test_admin_uploads_a_picture_that_the_card_shows_and_svg_is_refused(app, db, shop):
+    f.user("admin@services.example", username="admin-services", roles=("Admin",))
+    db.session.commit()
+    admin = app.test_client()
+    assert f.staff_login(admin, "admin-services").status_code == 302
+    form = {"name": "Технологическое присоединение", "description": "Присоединение к сетям.",
+            "approx_price": "2150.90", "price_note": "", "position": "3", "active": "y"}
+    refused = admin.post("/admin/content/services/add", content_type="multipart/form-data", follow_redirects=True,
+                         data={**form, "picture": (io.BytesIO(b"<svg onload=alert(1)>"), "x.svg")})
+    assert "PNG, JPEG или WebP" in _plain(refused)
+    assert db.session.scalar(select(func.count(Service.id)).where(Service.name == form["name"])) == 0
+    admin.post("/admin/content/services/add", content_type="multipart/form-data",
+               data={**form, "picture": (io.BytesIO(PNG), "photo.png")})
+    service = db.session.scalar(select(Service).where(Service.name == form["name"]))
+    assert service.picture_key and service.picture_key.endswith(".png") and "photo" not in service.picture_key
+    customer = app.test_client()
+    f.login(customer, "buyer@services.example")
+    catalog = customer.get("/portal/services/")
+    assert f"/portal/services/{service.id}/picture" in catalog.get_data(as_text=True)
+    assert "от 2 150,90 ₽" in _plain(catalog)
+    picture = customer.get(f"/portal/services/{service.id}/picture")
+    assert picture.status_code == 200 and picture.mimetype == "image/png" and picture.data == PNG
+    assert customer.get(f"/portal/services/{shop['service']}/picture").status_code == 404
