@@ -23,6 +23,11 @@ class AppealError(ServiceError):
         self.errors = errors or {}
 
 
+def as_appeal_error(error: ServiceError) -> AppealError:
+    """Another service's refusal as an AppealError (form errors keep their fields), so callers catch one type."""
+    return AppealError(error.message, errors=getattr(error, "errors", None), status=error.status)
+
+
 class StoredFiles:
     """Keys of files stored during one operation, removed again if its transaction fails."""
 

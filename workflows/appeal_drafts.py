@@ -11,8 +11,10 @@ from crm.services import ServiceError
 from crm.services import appeal_attachments as attachments
 from crm.services.appeal_forms import current_form
 from workflows.appeal_base import (
+    AppealError,
     StoredFiles,
     add_files,
+    as_appeal_error,
     commit,
     contract_scope,
     fail,
@@ -36,7 +38,7 @@ def save_draft(author, *, draft_id=None, topic_id, section_id, subsection_id=Non
         if draft is None:
             draft = AppealDraft(author_id=author.id, created_at=now)
             db.session.add(draft)
-        draft.topic_id = topic_id or section.parent_id
+        draft.topic_id = section.parent_id or topic_id  # the catalogue is the truth, not the form
         draft.section_id = section.id
         draft.subsection_id = subsection.id if subsection else None
         draft.contract_id = int(contract_id) if contract_id else None
@@ -50,9 +52,12 @@ def save_draft(author, *, draft_id=None, topic_id, section_id, subsection_id=Non
         for name, items in (files or {}).items():
             add_files({"draft_id": draft.id}, stored.store(items), field_name=name, uploader=author)
         db.session.commit()
-    except ServiceError:
+    except AppealError:
         fail(stored)
         raise
+    except ServiceError as exc:
+        fail(stored)
+        raise as_appeal_error(exc) from exc
     except Exception:
         fail(stored)
         raise

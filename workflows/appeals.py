@@ -21,7 +21,7 @@ from crm.extensions import db
 from crm.models import Appeal, AppealEvent, AppealMessage
 from crm.models.workflow import WorkflowState, WorkflowTransition
 from crm.services import ServiceError
-from crm.services.appeal_forms import FormInvalidError, current_form, current_workflow, validate_all
+from crm.services.appeal_forms import current_form, current_workflow, validate_all
 from workflows import appeal_notices as notices
 from workflows import engine
 from workflows.appeal_assignment import (  # noqa: F401 - re-exported: the service's public API
@@ -35,6 +35,7 @@ from workflows.appeal_base import (  # noqa: F401 - AppealError is re-exported
     AppealError,
     StoredFiles,
     add_files,
+    as_appeal_error,
     commit,
     contract_scope,
     fail,
@@ -116,12 +117,12 @@ def submit_appeal(author, *, section_id, subsection_id=None, contract_id=None, e
             db.session.delete(draft)
         assign_by_rules(appeal)
         db.session.commit()
-    except FormInvalidError as exc:
-        fail(stored)
-        raise AppealError(exc.message, errors=exc.errors, status=422) from exc
-    except ServiceError:
+    except AppealError:
         fail(stored)
         raise
+    except ServiceError as exc:  # a form error, a catalogue misconfiguration, a refused file …
+        fail(stored)
+        raise as_appeal_error(exc) from exc
     except Exception:
         fail(stored)
         raise

@@ -142,6 +142,20 @@ def test_invalid_form_is_refused_with_every_field_and_no_file_kept_when_submitte
     assert set(get_storage().root.rglob("*")) == keys_before
 
 
+def test_misconfigured_section_is_refused_as_an_appeal_error_when_submitted(db, world):
+    broken = factories.appeal_section(workflow_code="missing", form_code="missing_form")
+    db.session.commit()
+
+    with pytest.raises(AppealError) as caught:
+        appeals.submit_appeal(world["customer"], section_id=broken.id, form_data={"description": "x"})
+    with pytest.raises(AppealError):
+        appeals.save_draft(world["customer"], topic_id=None, section_id=broken.id, steps_completed=1,
+                           form_data={}, files={"document": [pdf()]})
+
+    assert "missing_form" in caught.value.message
+    assert count(db, Appeal) == 0 and count(db, AppealDraft) == 0
+
+
 def test_files_of_form_fields_are_attached_when_submitted(db, world):
     appeal = submit(world, files={"document": [pdf("Акт.pdf")]})
 
