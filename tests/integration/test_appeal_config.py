@@ -300,3 +300,33 @@ def test_deleting_a_definition_is_refused_when_a_section_names_it(seeded, client
     assert "используют «energy_supply_contract»" in response.get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(FormDefinition, form.id) is not None
+
+
+def test_every_config_form_opens_when_an_admin_adds_a_row(seeded, client):
+    _staff(seeded, client, "Admin")
+    for base in ("appeal-topics", "appeal-forms", "appeal-form-steps", "appeal-form-fields", "appeal-workflows",
+                 "appeal-workflow-states", "appeal-workflow-transitions", "canned-replies", "assignment-rules"):
+        assert client.get(f"/admin/{base}/add").status_code == 200, base
+
+
+def test_assignment_rule_needs_staff_users_when_saved(seeded, client):
+    from crm.models import AssignmentRule
+
+    db = seeded
+    branch = f.branch()
+    first = f.user("k1@energo.example", username="k1", roles=("Curator",))
+    second = f.user("k2@energo.example", username="k2", roles=("Curator",))
+    db.session.commit()
+    _staff(db, client, "Admin")
+    section = _section(db, "readings_question")
+    response = client.post("/admin/assignment-rules/add", data={
+        "name": "Показания", "branch": str(branch.id), "section": str(section.id), "active": "y"},
+        follow_redirects=True)
+    assert "Выберите хотя бы одного сотрудника." in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(AssignmentRule)) == 0
+    client.post("/admin/assignment-rules/add", data={
+        "name": "Показания", "branch": str(branch.id), "section": str(section.id), "active": "y",
+        "users": [str(first.id), str(second.id)]})
+    rule = db.session.scalar(select(AssignmentRule))
+    assert (rule.branch_id, rule.section_id, rule.active) == (branch.id, section.id, True)
+    assert {u.id for u in rule.users} == {first.id, second.id}
