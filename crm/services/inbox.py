@@ -59,6 +59,12 @@ def _not_ended(now: datetime):
     return or_(Notification.display_until.is_(None), Notification.display_until > now)
 
 
+def _shown_at():
+    """When the item appeared for the user: delivery, or the display start if that came later."""
+    return case((Notification.display_from > NotificationDelivery.delivered_at, Notification.display_from),
+                else_=NotificationDelivery.delivered_at)
+
+
 def _listed(user_id: int, now: datetime):
     return and_(NotificationDelivery.user_id == user_id, Notification.kind.in_(LISTED_KINDS), _started(now))
 
@@ -124,6 +130,12 @@ class InboxItem:
         return self.delivery.read_at is not None
 
     @property
+    def shown_at(self) -> datetime:
+        """When it appeared for the user (the list's time and order)."""
+        start = self.notification.display_from
+        return start if start is not None and start > self.delivery.delivered_at else self.delivery.delivered_at
+
+    @property
     def folded(self) -> bool:
         """Long text is shown folded with "more" / "hide" (seed 004 §12.1)."""
         body = self.notification.body_markdown or ""
@@ -163,7 +175,7 @@ def inbox(user, page: int = 1, per_page: int = PER_PAGE) -> InboxPage:
         .join(Notification, Notification.id == NotificationDelivery.notification_id)
         .where(listed)
         .order_by(case((NotificationDelivery.read_at.is_(None), 0), else_=1),
-                  NotificationDelivery.delivered_at.desc(), NotificationDelivery.id.desc())
+                  _shown_at().desc(), NotificationDelivery.id.desc())
         .limit(per_page).offset((page - 1) * per_page)).all()
     items = [InboxItem(delivery, notification) for delivery, notification in rows]
     _attach(items)

@@ -393,3 +393,15 @@ def test_role_granted_appears_in_the_list_and_bell_when_an_administrator_adds_th
     assert len(subjects) == 1 and number in subjects[0]
     assert "Бухгалтер" in subjects[0] or "Accountant" in subjects[0]
     assert 'data-bell-count aria-hidden="true">1<' in response.get_data(as_text=True)
+
+
+def test_item_is_dated_and_ordered_by_its_display_start_when_that_came_after_delivery(app):
+    start = NOW + timedelta(days=2)
+    with data(app):
+        me = _customer("me@inbox.example")
+        f.delivery(me, "Отправлено заранее", delivered_at=NOW - timedelta(days=1), display_from=start)
+        f.delivery(me, "Отправлено позже", delivered_at=NOW + timedelta(days=1))
+    clock.set_now(start + timedelta(hours=1))
+    response = _signed_in(app, "me@inbox.example").get("/portal/notifications")
+    assert _list_subjects(response) == ["Отправлено заранее", "Отправлено позже"]
+    assert "12.03.2026" in _text(_main(response))  # the display start (Moscow time), not the delivery day
