@@ -67,6 +67,11 @@ def appeal_new():
 @contract_route(Capability.REQUEST_ADMIN_ROLE)
 def request_admin_role(grant, contract_id: int):
     """"Request access" (seed 004 §13.2.1.3): a new appeal of section "Access rights" for this contract."""
+    if not appeal_portal.contracts_without_administrator([contract_id]):
+        # Offered only then (seed 004 §13.2.1.3); the one-administrator rule would refuse the grant anyway.
+        flash(_("Contract %(number)s already has an administrator; ask them for the role you need.",
+                number=grant.contract.number), "info")
+        return redirect(url_for("portal.contract_card", contract_id=contract_id))
     section_id = appeal_portal.section_id_by_code(ACCESS_RIGHTS_SECTION)
     if section_id is None:
         flash(_("Requests for the administrator role are not available yet."), "warning")

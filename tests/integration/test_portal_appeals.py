@@ -493,6 +493,8 @@ def test_request_access_is_offered_only_without_an_administrator_and_prefills_ac
     assert f'id="request-access-{with_admin.id}"' not in listing
     assert 'id="request-access"' not in client.get(f"/portal/contracts/{with_admin.id}/").get_data(as_text=True)
 
+    refused = client.get(f"/portal/contracts/{with_admin.id}/request-admin-role")
+    assert refused.status_code == 302 and refused.headers["Location"].endswith(f"/portal/contracts/{with_admin.id}/")
     response = client.get(f"/portal/contracts/{without_admin.id}/request-admin-role")
     assert response.status_code == 302
     choice = client.get(response.headers["Location"]).get_data(as_text=True)
