@@ -82,11 +82,18 @@ def _form_values(notification: Notification | None) -> dict:
     return values
 
 
-def _fields_from_form(form) -> dict:
-    """Service fields from the posted form (the audience is resolved: numbers and e-mails → ids)."""
-    audience = audience_from_form({"audience_type": form.get("audience_type"), "branch_ids": form.getlist("branch_ids"),
-                                   "contract_numbers": form.get("contract_numbers"), "role": form.get("role"),
-                                   "user_emails": form.get("user_emails"), "person_type": form.get("person_type")})
+def _fields_from_form(form, notification: Notification | None = None) -> dict:
+    """Service fields from the posted form (the audience is resolved: numbers and e-mails → ids); a sent
+    notification keeps its audience (the form shows it disabled, so a browser does not post it; a posted
+    one is checked, and the service refuses a change)."""
+    if notification is not None and notification.sent_at is not None and not form.get("audience_type"):
+        audience = notification.audience
+    else:
+        audience = audience_from_form({"audience_type": form.get("audience_type"),
+                                       "branch_ids": form.getlist("branch_ids"),
+                                       "contract_numbers": form.get("contract_numbers"), "role": form.get("role"),
+                                       "user_emails": form.get("user_emails"),
+                                       "person_type": form.get("person_type")})
     fields = {name: form.get(name) for name in ("kind", "category", "subject", "body_markdown", "confirm_text",
                                                 "goto_url", "goto_label", "display_from", "display_until")}
     fields["send_email"] = bool(form.get("send_email"))
@@ -160,7 +167,7 @@ class NotificationAdminView(BaseView):
         problems: dict = {}
         if request.method == "POST":
             try:
-                fields = _fields_from_form(request.form)
+                fields = _fields_from_form(request.form, notification)
                 if notification is None:
                     notification = service.create_notification(current_user, **fields)
                     flash(gettext("The notification is saved as a draft. Check the preview, then send it."), "success")

@@ -259,3 +259,16 @@ def test_role_granted_and_removed_appear_in_the_users_notifications_when_staff_c
     events = db.session.scalars(select(Notification.event).join(NotificationDelivery)
                                 .where(NotificationDelivery.user_id == user.id).order_by(Notification.id)).all()
     assert events == ["contract.role_granted", "contract.role_revoked"]
+
+
+def test_contracts_bound_by_inn_appear_in_the_users_notifications_when_bound(db, world):
+    from crm.services import signup
+
+    contract = world["contracts"]["b1"]
+    user = world["users"]["no_contract"]
+    user.inn = contract.counterparty.inn
+    db.session.commit()
+    signup.bind_contracts_by_inn(user)
+    subjects = db.session.scalars(select(Notification.subject).join(NotificationDelivery)
+                                  .where(NotificationDelivery.user_id == user.id)).all()
+    assert subjects == [f"Договор {contract.number} добавлен с ролью Руководитель"]

@@ -120,6 +120,21 @@ def test_audience_cannot_change_when_the_notification_was_sent(db, client, desk)
     assert count(db, NotificationDelivery) == 2
 
 
+def test_text_can_be_corrected_when_the_notification_was_sent(db, client, desk):
+    client.post("/admin/notifications/new", data=form(audience_type="branch", branch_ids=[str(desk["south"].id)]))
+    notification = db.session.scalars(select(Notification)).one()
+    client.post(f"/admin/notifications/{notification.id}/send")
+    edit_page = client.get(f"/admin/notifications/{notification.id}/edit").get_data(as_text=True)
+    assert "<fieldset class=\"panel panel-default\" disabled>" in edit_page
+    corrected = {key: value for key, value in form(subject="Отключение 11 марта").items() if key != "audience_type"}
+    response = client.post(f"/admin/notifications/{notification.id}/edit", data=corrected)
+    assert response.status_code == 302
+    db.session.rollback()
+    notification = db.session.get(Notification, notification.id)
+    assert notification.subject == "Отключение 11 марта"
+    assert notification.audience == {"type": "branch", "ids": [desk["south"].id]}
+
+
 def test_schedule_sets_the_time_when_it_is_in_the_future(db, client, desk):
     client.post("/admin/notifications/new", data=form(display_until=""))
     notification = db.session.scalars(select(Notification)).one()
