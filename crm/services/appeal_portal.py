@@ -110,6 +110,8 @@ class DraftRow:
     topic: str | None
     subsection: str | None
     contract_number: str | None
+    object_name: str | None
+    object_address: str | None
     steps_completed: int
     updated_at: datetime
     expires_at: datetime
@@ -215,12 +217,13 @@ def _draft_rows(user, page: int) -> list[DraftRow]:
     topic = aliased(AppealTopic)
     subsection = aliased(AppealTopic)
     statement = (
-        select(AppealDraft.id, section.name, topic.name, subsection.name, Contract.number,
-               AppealDraft.steps_completed, AppealDraft.updated_at, AppealDraft.expires_at)
+        select(AppealDraft.id, section.name, topic.name, subsection.name, Contract.number, EnergyObject.name,
+               EnergyObject.address, AppealDraft.steps_completed, AppealDraft.updated_at, AppealDraft.expires_at)
         .join(section, section.id == AppealDraft.section_id)
         .outerjoin(topic, topic.id == AppealDraft.topic_id)
         .outerjoin(subsection, subsection.id == AppealDraft.subsection_id)
         .outerjoin(Contract, Contract.id == AppealDraft.contract_id)
+        .outerjoin(EnergyObject, EnergyObject.id == AppealDraft.energy_object_id)
         .where(_draft_clause(user.id))
         .order_by(AppealDraft.updated_at.desc(), AppealDraft.id.desc())
         .limit(PER_PAGE).offset((page - 1) * PER_PAGE)

@@ -132,6 +132,26 @@ def test_unread_count_is_one_query_and_menu_badge_shows_it_when_staff_replied(ap
     assert listing.count("appeal-unread-mark") == 5
 
 
+def test_list_page_sends_the_same_number_of_statements_for_3_or_23_appeals(app, db, world, query_counter):
+    from workflows import appeals
+
+    author = world["users"]["manager"]
+    client = _client(app, author.email)
+
+    def statements() -> int:
+        with query_counter() as counted:
+            assert client.get("/portal/appeals/").status_code == 200
+        return counted.count
+
+    for n in range(3):
+        appeals.reply(_submit(world, author, contract=world["contract"], energy_object=world["inside"],
+                              text=f"Вопрос {n}"), world["curator"], "Ответ")
+    few = statements()
+    for n in range(20):
+        _submit(world, author, contract=world["contract"], text=f"Ещё вопрос {n}")
+    assert statements() == few
+
+
 def test_opening_the_card_marks_it_read_for_the_customer_when_it_had_a_reply(app, db, world):
     from workflows import appeals
 
