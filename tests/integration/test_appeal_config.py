@@ -330,3 +330,15 @@ def test_assignment_rule_needs_staff_users_when_saved(seeded, client):
     rule = db.session.scalar(select(AssignmentRule))
     assert (rule.branch_id, rule.section_id, rule.active) == (branch.id, section.id, True)
     assert {u.id for u in rule.users} == {first.id, second.id}
+
+
+def test_a_field_added_from_its_step_page_lands_in_that_step(seeded, client):
+    db = seeded
+    step = current_form(_section(db, "invoice_question")).steps[0]
+    _staff(db, client, "Admin")
+    url = f"/admin/appeal-form-fields/add?_flt_0_step={step.id}"
+    assert client.get(url).status_code == 200
+    client.post(url, data={"position": "9", "name": "period", "label": "Расчётный период", "field_type": "text",
+                           "help_text": "Например, «Октябрь 2026»"})
+    added = db.session.scalar(select(FormField).where(FormField.name == "period", FormField.step_id == step.id))
+    assert added is not None and added.required is False and added.help_text == "Например, «Октябрь 2026»"
