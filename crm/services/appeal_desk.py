@@ -451,7 +451,15 @@ def history(appeal: Appeal) -> list[EventLine]:
     return [EventLine(e, names.get(e.actor_id, "") if e.actor_id else _("System"),
                       labels.get(e.from_state, e.from_state) if e.from_state else None,
                       labels.get(e.to_state, e.to_state) if e.to_state else None,
-                      names.get((e.detail or {}).get("to")) if e.kind == "assigned" else None) for e in events]
+                      _assignee_name(e, names) if e.kind == "assigned" else None) for e in events]
+
+
+def _assignee_name(event: AppealEvent, names: dict) -> str | None:
+    """Whom an "assigned" event names: the service writes user ids ("to"); older rows a username."""
+    detail = event.detail or {}
+    if "to" in detail:
+        return names.get(detail["to"]) if detail["to"] else None
+    return str(detail["assignee"]) if detail.get("assignee") else _("someone")
 
 
 def assignable_users(appeal: Appeal) -> list[tuple[int, str]]:

@@ -498,6 +498,9 @@ def test_grant_administrator_makes_author_admin_with_audit_reply_and_closes_when
         assert appeal.customer_unread is True
         assert db.session.scalar(select(func.count(EmailOutbox.id)).where(
             EmailOutbox.to_address == "director@north.example")) >= 1
+    card = client.get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
+    assert 'name="visibility" value="internal"' in card and 'value="public"' not in card
+    assert "grant-administrator" not in card
 
 
 def desk_contract_number(desk) -> str:
