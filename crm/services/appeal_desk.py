@@ -1,4 +1,5 @@
-"""The curator desk's read side (SPEC B4): who sees which appeals, the queue, the card, canned replies.
+"""The curator desk's read side (SPEC B4): who sees which appeals, the queue, one appeal and its files.
+The card's other reads and canned replies are in `appeal_desk_card` (`render_canned_reply` is re-exported).
 
 Scope (`desk_branch_ids`): an Admin and an Auditor (read-only oversight) see every appeal; a curator
 sees the appeals of the branches they curate (the Curator rows linked to their staff user) and
@@ -6,11 +7,16 @@ nothing else — not even an appeal assigned to them in another branch, and not 
 no branch (a customer with no contract at all), which the Admin handles. Any other staff user sees
 nothing. Every read below goes through `_scope_clause`, so a forgotten filter cannot leak a branch.
 
-The queue is one page of rows plus one count, whatever the page holds: the rows come from one SELECT
-of plain columns (state label, branch, section, assignee, customer joined in), filtered branch first,
-sorted on an indexed column (`sla_due_at` by default, nulls — paused or no clock — last; then
-`last_message_at` or `created_at`), paged with LIMIT/OFFSET. The filter's option lists are one query
-each. Read helpers never commit.
+The queue costs a constant number of statements whatever the page holds (100 000 appeals in the bench):
+- a count that stops at COUNT_CAP + 1 rows (an exact count of tens of thousands would cost more than
+  the page, and nobody pages that far: above it the page says "more than 1 000" and pages by "next");
+- one SELECT of the page's appeal columns from `appeal` alone — the branch filter first, then the
+  filters, sorted on an indexed column (`sla_due_at` by default, nulls — paused or no clock — last;
+  `last_message_at`; `created_at`), LIMIT/OFFSET — served by `ix_appeal_queue` (branch, closed, due);
+- three lookups by id for the page (people, contracts with customers, state labels of the pinned
+  workflows) and one query per filter option list. An eight-table join did the same work but took
+  longer to plan than to run.
+Read helpers never commit.
 """
 from __future__ import annotations
 
@@ -20,21 +26,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask_babel import gettext as _
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import false, func, or_, select
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from crm import clock
 from crm.extensions import db
 from crm.models import (
     Appeal,
     AppealAttachment,
-    AppealEvent,
-    AppealMessage,
     AppealTopic,
     Branch,
-    CannedReply,
     Contract,
     Counterparty,
     CrmUser,
@@ -43,6 +44,11 @@ from crm.models import (
     WorkflowState,
 )
 from crm.services import ServiceError
+from crm.services.appeal_desk_card import (  # noqa: F401  (the desk's public API, re-exported)
+    PLACEHOLDERS,
+    CannedReplyError,
+    render_canned_reply,
+)
 
 PAGE_SIZE = 25
 #: the queue counts matching appeals up to this many ("more than 1 000" beyond)
@@ -58,8 +64,6 @@ DEFAULT_DUE_HOURS = 4
 MAX_DUE_HOURS = 24 * 30
 MAX_SEARCH = 100
 SEE_ALL_ROLES = {"Admin", "Auditor"}
-PLACEHOLDERS = ("customer_name", "appeal_number", "appeal_title", "contract_number", "curator_name",
-                "curator_phone")
 
 
 class DeskError(ServiceError):
@@ -409,118 +413,3 @@ def attachment_for_staff(user, appeal_id, attachment_id) -> AppealAttachment | N
     query = (select(AppealAttachment).join(Appeal, Appeal.id == AppealAttachment.appeal_id)
              .where(AppealAttachment.id == int(attachment_id), Appeal.id == int(appeal_id)))
     return db.session.scalars(_scoped(query, user)).first()
-
-
-def dialogue(appeal: Appeal) -> list[AppealMessage]:
-    """Every message of the appeal, internal notes included, oldest first, with files and authors."""
-    return list(db.session.scalars(
-        select(AppealMessage).where(AppealMessage.appeal_id == appeal.id)
-        .options(selectinload(AppealMessage.attachments), joinedload(AppealMessage.author))
-        .order_by(AppealMessage.created_at, AppealMessage.id)))
-
-
-def form_files(appeal: Appeal) -> list[AppealAttachment]:
-    """Files attached to the form (not to a message)."""
-    return list(db.session.scalars(
-        select(AppealAttachment).where(AppealAttachment.appeal_id == appeal.id, AppealAttachment.message_id.is_(None))
-        .order_by(AppealAttachment.id)))
-
-
-@dataclass
-class EventLine:
-    event: AppealEvent
-    actor_name: str
-    from_label: str | None
-    to_label: str | None
-    assignee_name: str | None = None
-
-
-def history(appeal: Appeal) -> list[EventLine]:
-    """The appeal's events, oldest first, with actor names and state labels (three queries)."""
-    events = list(db.session.scalars(select(AppealEvent).where(AppealEvent.appeal_id == appeal.id)
-                                     .order_by(AppealEvent.created_at, AppealEvent.id)))
-    actor_ids = {e.actor_id for e in events if e.actor_id}
-    for e in events:   # "assigned" events name the previous and the new assignee
-        if e.kind == "assigned":
-            actor_ids |= {v for k, v in (e.detail or {}).items() if k in ("from", "to") and isinstance(v, int)}
-    names = {uid: _person(first, last) or email for uid, first, last, email in db.session.execute(
-        select(CrmUser.id, CrmUser.first_name, CrmUser.last_name, CrmUser.email).where(
-            CrmUser.id.in_(sorted(i for i in actor_ids if i) or [-1])))}
-    labels = dict(db.session.execute(select(WorkflowState.code, WorkflowState.staff_label)
-                                     .where(WorkflowState.workflow_id == appeal.workflow_id)).all())
-    return [EventLine(e, names.get(e.actor_id, "") if e.actor_id else _("System"),
-                      labels.get(e.from_state, e.from_state) if e.from_state else None,
-                      labels.get(e.to_state, e.to_state) if e.to_state else None,
-                      _assignee_name(e, names) if e.kind == "assigned" else None) for e in events]
-
-
-def _assignee_name(event: AppealEvent, names: dict) -> str | None:
-    """Whom an "assigned" event names: the service writes user ids ("to"); older rows a username."""
-    detail = event.detail or {}
-    if "to" in detail:
-        return names.get(detail["to"]) if detail["to"] else None
-    return str(detail["assignee"]) if detail.get("assignee") else _("someone")
-
-
-def assignable_users(appeal: Appeal) -> list[tuple[int, str]]:
-    """Staff users who curate the appeal's branch (id, name): whom the appeal may be assigned to."""
-    if appeal.branch_id is None:
-        return []
-    rows = db.session.execute(
-        select(CrmUser.id, CrmUser.first_name, CrmUser.last_name, Curator.full_name)
-        .join(Curator, Curator.user_id == CrmUser.id)
-        .where(Curator.branch_id == appeal.branch_id, CrmUser.active.is_(True))
-        .order_by(Curator.full_name, CrmUser.id))
-    seen: dict[int, str] = {}
-    for uid, first, last, full_name in rows:
-        seen.setdefault(uid, full_name or _person(first, last))
-    return list(seen.items())
-
-
-# --- canned replies --------------------------------------------------------------------------------
-
-def canned_replies(appeal: Appeal) -> list[CannedReply]:
-    """Active canned replies for the appeal: its section's first, then the general ones."""
-    replies = db.session.scalars(
-        select(CannedReply).where(CannedReply.active.is_(True),
-                                  or_(CannedReply.section_id.is_(None), CannedReply.section_id == appeal.section_id))
-        .order_by(CannedReply.title, CannedReply.id)).all()
-    return sorted(replies, key=lambda r: r.section_id is None)
-
-
-def curator_of(user, appeal: Appeal) -> Curator | None:
-    """The Curator card of a staff user, the one of the appeal's branch first."""
-    cards = db.session.scalars(select(Curator).where(Curator.user_id == user.id).order_by(Curator.id)).all()
-    return next((c for c in cards if c.branch_id == appeal.branch_id), cards[0] if cards else None)
-
-
-_SANDBOX = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
-
-
-def placeholders(appeal: Appeal, curator) -> dict[str, str]:
-    """The values a canned reply may use; `curator` is a Curator card or a staff user."""
-    author = appeal.author
-    customer = (author.full_name if author is not None else "") or (
-        appeal.contract.counterparty.short_name if appeal.contract is not None else "")
-    if isinstance(curator, Curator):
-        curator_name, curator_phone = curator.full_name, curator.phone or (curator.branch.phone or "")
-    else:
-        curator_name = getattr(curator, "full_name", "") or ""
-        curator_phone = getattr(curator, "phone", "") or ""
-    return {"customer_name": customer, "appeal_number": appeal.number, "appeal_title": appeal.title,
-            "contract_number": appeal.contract.number if appeal.contract is not None else "",
-            "curator_name": curator_name, "curator_phone": curator_phone}
-
-
-def render_canned_reply(reply: CannedReply, appeal: Appeal, curator) -> str:
-    """The reply's body with placeholders filled, in a sandbox; a broken template raises DeskError."""
-    try:
-        return _SANDBOX.from_string(reply.body or "").render(**placeholders(appeal, curator)).strip()
-    except TemplateError as error:
-        problem = str(getattr(error, "message", None) or error)[:200]
-        raise DeskError(_("The canned reply “%(title)s” cannot be used: %(problem)s. Ask an administrator to fix "
-                          "it; the placeholders are %(names)s.", title=reply.title, problem=problem,
-                          names=", ".join(f"{{{{ {name} }}}}" for name in PLACEHOLDERS)), field="canned") from None
-    except Exception:  # noqa: BLE001 - an admin-written template must never break the card
-        raise DeskError(_("The canned reply “%(title)s” cannot be used: its template fails. Ask an administrator "
-                          "to fix it.", title=reply.title), field="canned") from None

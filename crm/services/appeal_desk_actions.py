@@ -24,6 +24,7 @@ from crm import clock
 from crm.extensions import db
 from crm.models import Appeal, AppealAttachment, AppealMessage, CannedReply, ContractAccess, WorkflowState
 from crm.services import ServiceError, appeal_desk, appeal_forms, contract_access
+from crm.services import appeal_desk_card as desk_card
 from workflows import appeal_notices as notices
 from workflows import appeals, engine
 
@@ -71,10 +72,10 @@ def card(appeal: Appeal, user) -> DeskCard:
     administrator = contract_access.administrator_of(appeal.contract_id) if appeal.contract_id else None
     return DeskCard(state=engine.state_of(appeal), sla=engine.sla_state(appeal),
                     summary=appeal_forms.summary(appeal.form, appeal.form_data),
-                    form_files=appeal_desk.form_files(appeal), messages=appeal_desk.dialogue(appeal),
-                    history=appeal_desk.history(appeal), transitions=shown, grant_transition=grant,
+                    form_files=desk_card.form_files(appeal), messages=desk_card.dialogue(appeal),
+                    history=desk_card.history(appeal), transitions=shown, grant_transition=grant,
                     is_access_request=access_request, administrator=administrator,
-                    assignable=appeal_desk.assignable_users(appeal), canned=appeal_desk.canned_replies(appeal))
+                    assignable=desk_card.assignable_users(appeal), canned=desk_card.canned_replies(appeal))
 
 
 def mark_read(appeal: Appeal) -> None:
@@ -83,14 +84,14 @@ def mark_read(appeal: Appeal) -> None:
 
 
 def canned_text(appeal: Appeal, canned_id, user) -> str:
-    """The chosen canned reply rendered for this appeal and this curator (DeskError when broken)."""
+    """The chosen canned reply rendered for this appeal and this curator (CannedReplyError when broken)."""
     reply = None
     if str(canned_id).isdigit():
-        reply = next((r for r in appeal_desk.canned_replies(appeal) if r.id == int(canned_id)), None)
+        reply = next((r for r in desk_card.canned_replies(appeal) if r.id == int(canned_id)), None)
     if reply is None:
-        raise appeal_desk.DeskError(_("Choose a canned reply from the list."), field="canned")
-    curator = appeal_desk.curator_of(user, appeal) or user
-    return appeal_desk.render_canned_reply(reply, appeal, curator)
+        raise desk_card.CannedReplyError(_("Choose a canned reply from the list."), field="canned")
+    curator = desk_card.curator_of(user, appeal) or user
+    return desk_card.render_canned_reply(reply, appeal, curator)
 
 
 def reply(appeal: Appeal, actor, body: str, files=(), *, internal: bool = False,
@@ -122,7 +123,7 @@ def transition(appeal: Appeal, actor, transition_id, comment: str | None = None)
 def assign(appeal: Appeal, actor, choice: str | None) -> str | None:
     """Assign to a curator of the appeal's branch, to oneself ("me") or to nobody (""); returns the name."""
     choice = (choice or "").strip()
-    candidates = dict(appeal_desk.assignable_users(appeal))
+    candidates = dict(desk_card.assignable_users(appeal))
     if choice == "me":
         if actor.id not in candidates and appeal_desk.desk_branch_ids(actor) is not None:
             raise ActionError(_("You are not a curator of this appeal's branch."))

@@ -60,7 +60,7 @@ class AppealDeskView(BaseView):
         if canned_id and not reply_body:
             try:
                 reply_body = actions.canned_text(appeal, canned_id, current_user)
-            except desk.DeskError as error:
+            except desk.CannedReplyError as error:
                 canned_error = error.message
         card = actions.card(appeal, current_user)
         return self.render_template(

@@ -461,7 +461,7 @@ def test_render_canned_reply_runs_in_a_sandbox_when_template_reaches_for_interna
         o = _objects(desk)
         appeal = make_appeal(o.customer_north, o.north)
         unsafe = CannedReply(title="X", body="{{ customer_name.__class__.__base__.__subclasses__() }}")
-        with pytest.raises(appeal_desk.DeskError):
+        with pytest.raises(appeal_desk.CannedReplyError):
             appeal_desk.render_canned_reply(unsafe, appeal, o.curator_n)
         fine = CannedReply(title="Y", body="{{ appeal_title }} / {{ curator_name }}")
         assert appeal_desk.render_canned_reply(fine, appeal, o.curator_n) == f"{appeal.title} / Куратор Curator_N"
