@@ -35,7 +35,21 @@ DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "templates" / "messages"
 SUBJECT_MAX = 255
 BODY_MAX = 20_000
 
-_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
+
+
+class _MessageSandbox(SandboxedEnvironment):
+    """The sandbox, also refusing to build huge values (`'x' * 10**9`, `2 ** 10**9`) while rendering: an
+    edited template is rendered on the sample at save time, inside a web request."""
+
+    intercepted_binops = frozenset(["*", "**"])
+
+    def call_binop(self, context, operator, left, right):
+        if operator == "**" or any(isinstance(value, (str, list, tuple)) for value in (left, right)):
+            raise SecurityError(f"the operator {operator!r} is not allowed here")
+        return super().call_binop(context, operator, left, right)
+
+
+_env = _MessageSandbox(undefined=StrictUndefined, autoescape=False, trim_blocks=True, lstrip_blocks=True)
 
 
 class MessageTemplateError(ServiceError):

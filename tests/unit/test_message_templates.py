@@ -130,3 +130,9 @@ def test_multiline_subject_is_joined_into_one_line_when_rendered(db):
     mt.save_template("signup.code", "ru", "Код\n{{ code }}", "Код {{ code }}")
 
     assert mt.render_message("signup.code", "ru", {"code": "9", "minutes": 1})[0] == "Код 9"
+
+
+def test_huge_string_is_refused_instead_of_built_when_checked(db):
+    problems = _problems("signup.code", "Код {{ code }}", "{{ code * 100000000 }}")
+
+    assert problems and problems[0].startswith("Текст: шаблон пытается выполнить небезопасную операцию")
