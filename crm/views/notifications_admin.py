@@ -138,11 +138,13 @@ class NotificationAdminView(BaseView):
     staff_access = {"Curator": "edit", "Auditor": "read"}
 
     def _render(self, template: str, **context):
+        # Read-only staff (Auditor) see no authoring buttons: they would only be refused.
+        may_edit = self.appbuilder.sm.has_access("can_send", self.class_permission_name)
         return self.render_template(
             f"notifications_admin/{template}", kind_labels=KIND_LABELS, category_labels=CATEGORY_LABELS,
             audience_labels=AUDIENCE_LABELS, person_type_labels=PERSON_TYPE_LABELS, role_labels=ROLE_LABELS,
             categories=CATEGORIES, mandatory=MANDATORY_CATEGORIES, timestamp=timestamp,
-            audience_summary=audience_summary, status_of=status_of, **context)
+            audience_summary=audience_summary, status_of=status_of, may_edit=may_edit, **context)
 
     def _get(self, notification_id: int) -> Notification:
         notification = db.session.get(Notification, notification_id)

@@ -88,6 +88,7 @@ def test_statistics_show_read_and_confirmed_counts_when_customers_reacted(db, cl
     assert count(db, EmailOutbox) == 2, "outage is mandatory: both customers get the e-mail copy"
     listing = client.get("/admin/notifications/").get_data(as_text=True)
     assert "Отключение 10 марта" in listing and "50 %" in listing
+    assert "/admin/notifications/new" in listing
 
 
 @pytest.mark.parametrize("overrides, message", [
@@ -184,7 +185,9 @@ def test_auditor_sees_notifications_but_cannot_author_when_signed_in(db, app):
     db.session.commit()
     client = app.test_client()
     f.staff_login(client, "auditor5")
-    assert client.get("/admin/notifications/").status_code == 200
+    listing = client.get("/admin/notifications/")
+    assert listing.status_code == 200
+    assert "/admin/notifications/new" not in listing.get_data(as_text=True), "no authoring button for read-only staff"
     response = client.post("/admin/notifications/new", data=form())
     assert response.status_code in (302, 403)
     assert count(db, Notification) == 0
