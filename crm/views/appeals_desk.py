@@ -67,7 +67,7 @@ class AppealDeskView(BaseView):
             "appeals_desk/card.html", appeal=appeal, card=card, now=clock.now(), can_act=can_act,
             can_assign=self._can("assign"), can_grant=self._can("grant") and card.grant_transition is not None,
             reply_body=reply_body[:MAX_BODY_ECHO], reply_errors=list(reply_errors), canned_error=canned_error,
-            internal=internal, needs_decision=needs_decision, chosen_canned=canned_id), status
+            internal=internal, needs_decision=needs_decision, chosen_canned=canned_id, image_types=IMAGE_TYPES), status
 
     def _appeal(self, appeal_id: int):
         appeal = desk.appeal_for_staff(current_user, appeal_id)

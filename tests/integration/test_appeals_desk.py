@@ -593,3 +593,25 @@ def test_number_search_matches_the_start_of_the_number_only_when_input_is_digits
     assert "0123456-26-57" in html and "0999123-26-57" not in html
     html = client.get("/admin/appeals/?q=0123456-26").get_data(as_text=True)
     assert "0123456-26-57" in html and "0999123-26-57" not in html
+
+
+def test_image_file_previews_inline_and_other_files_always_download(app, desk):
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    with data(app):
+        o = _objects(desk)
+        appeal = make_appeal(o.customer_north, o.north)
+        key = get_storage().put("appeals", png, ".png")
+        image = AppealAttachment(appeal_id=appeal.id, filename="фото счётчика.png", content_type="image/png",
+                                 size=len(png), storage_key=key)
+        db.session.add(image)
+        db.session.flush()
+        appeal_id, image_id, pdf_id = appeal.id, image.id, _attach(appeal)
+    client = _client(app, "curator_n")
+    card = client.get(f"/admin/appeals/{appeal_id}").get_data(as_text=True)
+    assert f"/admin/appeals/{appeal_id}/files/{image_id}?inline=1" in card
+    assert f"/files/{pdf_id}?inline=1" not in card
+    preview = client.get(f"/admin/appeals/{appeal_id}/files/{image_id}?inline=1")
+    assert preview.mimetype == "image/png" and preview.headers["Content-Disposition"].startswith("inline")
+    forced = client.get(f"/admin/appeals/{appeal_id}/files/{pdf_id}?inline=1")
+    assert forced.mimetype == "application/octet-stream"
+    assert forced.headers["Content-Disposition"].startswith("attachment")
