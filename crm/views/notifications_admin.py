@@ -122,6 +122,18 @@ def audience_summary(audience: dict) -> str:
     return label
 
 
+def audience_detail(audience: dict, limit: int = 10) -> str:
+    """Whom the ids name (branch names, contract numbers, e-mails), for the notification's page."""
+    kind, ids = (audience or {}).get("type"), (audience or {}).get("ids") or []
+    column = {"branch": Branch.name, "contracts": Contract.number, "contract_role": Contract.number,
+              "user": CrmUser.email}.get(kind)
+    if column is None or not ids:
+        return ""
+    names = db.session.scalars(select(column).where(column.class_.id.in_(ids)).order_by(column).limit(limit)).all()
+    more = len(ids) - len(names)
+    return ", ".join(names) + (" " + gettext("and %(count)d more", count=more) if more > 0 else "")
+
+
 def status_of(notification: Notification) -> str:
     if notification.sent_at is not None:
         return gettext("Sent %(when)s", when=timestamp(notification.sent_at))
@@ -144,7 +156,8 @@ class NotificationAdminView(BaseView):
             f"notifications_admin/{template}", kind_labels=KIND_LABELS, category_labels=CATEGORY_LABELS,
             audience_labels=AUDIENCE_LABELS, person_type_labels=PERSON_TYPE_LABELS, role_labels=ROLE_LABELS,
             categories=CATEGORIES, mandatory=MANDATORY_CATEGORIES, timestamp=timestamp,
-            audience_summary=audience_summary, status_of=status_of, may_edit=may_edit, **context)
+            audience_summary=audience_summary, audience_detail=audience_detail, status_of=status_of,
+            may_edit=may_edit, **context)
 
     def _get(self, notification_id: int) -> Notification:
         notification = db.session.get(Notification, notification_id)

@@ -56,7 +56,8 @@ def test_curator_authors_previews_and_sends_a_branch_notification_when_the_form_
     assert notification.display_from == datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # 12:00 Moscow
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert "Плановые работы <strong>с 10:00 до 14:00</strong>" in page and "alert(1)" not in page
-    assert "1 customers now" in page or "клиентов сейчас: 1" in page
+    assert "клиентов сейчас: 1" in page
+    assert "Клиенты филиалов: 1 (Северный)" in page
 
     preview = client.get(f"/admin/notifications/{notification.id}?preview_email=north@client.example")
     assert "north@client.example входит в число получателей" in preview.get_data(as_text=True)
