@@ -5,6 +5,9 @@ bound to the user and at most `STATE_MAX_AGE` old; it carries ids and values onl
 again by the routes and the appeals service. Files uploaded on a step are checked by content at once
 and kept in the file storage under generated keys of the `appeal_uploads` area until the appeal is
 sent or saved as a draft (the appeals service stores its own copy then) or the user lets them go.
+Files of a run the user simply leaves stay under `appeal_uploads/`; nothing can reach them once the
+state expires (a day), so an S3 lifecycle rule on that prefix, or `find <files>/appeal_uploads -mtime +2
+-delete` on a local disk, clears them (the storage interface has no listing to do it from a job).
 """
 from __future__ import annotations
 
