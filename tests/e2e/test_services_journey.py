@@ -87,9 +87,25 @@ def test_new_user_hides_the_tips_widget_without_leaving_the_page(page, live_serv
     expect(widget).to_contain_text("Помощь по кабинету")
     page.locator("#tips-carousel .carousel-control-next").click()
     expect(page.locator("#tips-carousel .carousel-item.active")).not_to_have_attribute("data-tip", "contracts")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "services-journey-tips.png"), full_page=True)
     url = page.url
     page.click("#tips-hide")
     expect(widget).to_have_count(0)
     assert page.url == url
     page.reload()
     expect(page.locator("#tips-widget")).to_have_count(0)
+
+
+def test_customer_finds_an_answer_and_the_contacts_in_help(page, live_server, demo):
+    _sign_in(page, live_server, "manager@demo.example")
+    page.locator("#portal-sidebar a[href='/portal/help/']").click()
+    page.fill("#faq-q", "ПОКАЗАНИЯ")
+    page.click("#faq-search button[type=submit]")
+    expect(page.locator(".faq-item").first).to_be_visible()
+    expect(page.locator(".faq-item .accordion-body").first).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "services-journey-faq.png"), full_page=True)
+    page.click("#help-tab-contacts")
+    expect(page.locator(".contact-card").first).to_contain_text("Куратор")
+    page.screenshot(path=str(ARTIFACTS / "services-journey-contacts.png"), full_page=True)
