@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from crm.extensions import db
+from tests.e2e.portal import sign_in
 
 
 @pytest.fixture()
@@ -30,10 +31,7 @@ def household(app):
 
 def test_household_customer_adds_a_house_and_prints_a_receipt_when_account_and_meter_match(page, live_server,
                                                                                            household):
-    page.goto(live_server + "/portal/login")
-    page.fill("input[name=login]", "household@demo.example")
-    page.fill("input[name=password]", "Demo2026pass")
-    page.click("button[type=submit]")
+    sign_in(page, live_server, "household@demo.example", "Demo2026pass")
     page.locator("a[href='/portal/houses']").first.click()
     expect(page.locator("#houses-empty")).to_be_visible()
     page.click("#houses-empty a[href='/portal/houses/add']")

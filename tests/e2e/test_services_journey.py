@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from crm.extensions import db
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.portal import sign_in
 
 
 @pytest.fixture()
@@ -26,22 +27,7 @@ def demo(app):
 
 
 def _sign_in(page, live_server, login: str) -> None:
-    page.goto(live_server + "/portal/login")
-    page.fill("input[name=login]", login)
-    page.fill("input[name=password]", "Demo2026pass")
-    page.click("button[type=submit]")
-    expect(page).not_to_have_url(re.compile(r"/portal/login"))
-    # The demo greets customers with modal notifications (C16): confirm each before using the page.
-    modal = page.locator("#inbox-modal")
-    if modal.count():
-        expect(modal).to_be_visible()
-        while modal.is_visible():
-            panes = modal.locator("[data-pane]").count()
-            modal.locator("[data-pane]:not(.d-none) button.btn-primary").click()
-            if panes > 1:
-                expect(modal.locator("[data-pane]")).to_have_count(panes - 1)
-            else:
-                expect(modal).to_be_hidden()
+    sign_in(page, live_server, login, "Demo2026pass")
 
 
 def test_customer_orders_a_service_and_sees_it_in_the_history_when_the_form_is_valid(page, live_server, demo):

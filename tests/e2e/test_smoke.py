@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from crm.extensions import db
+from tests.e2e.portal import confirm_modals
 
 
 @pytest.fixture()
@@ -32,6 +33,7 @@ def test_demo_customer_signs_in_and_opens_a_contract_card(page, live_server, dem
     page.fill("input[name=login]", "director@demo.example")
     page.fill("input[name=password]", "Demo2026pass")
     page.click("button[type=submit]")
+    confirm_modals(page)
     for number in demo["director_contracts"]:
         expect(page.locator("main").get_by_text(number).first).to_be_visible()
     page.locator(f"main a[href*='/portal/contracts/']:has-text('{demo['director_contracts'][0]}')").first.click()
