@@ -86,12 +86,14 @@ def submit_appeal(author, *, section_id, subsection_id=None, contract_id=None, e
         branch = numbered.branch if numbered is not None else None
         letters = person_letters(numbered)
         now = clock.now()
+        # The title names the kind of request, i.e. the section (seed 004 §8.4.1: "[Решается] Заключение
+        # договора энергоснабжения"); the subsection is shown on the card beside it.
         appeal = Appeal(author_id=author.id, contract_id=contract.id if contract else None,
                         energy_object_id=object_id, branch_id=branch.id if branch else None,
                         topic_id=section.parent_id or section.id, section_id=section.id,
                         subsection_id=subsection.id if subsection else None,
                         form_id=form.id if form is not None else None, workflow_id=workflow.id,
-                        state_code=initial.code, channel=channel, title=node.name[:255], form_data=cleaned,
+                        state_code=initial.code, channel=channel, title=section.name[:255], form_data=cleaned,
                         created_at=now, last_message_at=now, state_entered_at=now, staff_unread=True,
                         customer_unread=False, person_type=letters, number="", sequence=0)
         for attempt in range(NUMBER_ATTEMPTS):

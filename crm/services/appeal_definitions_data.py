@@ -234,7 +234,7 @@ TOPICS = [
         dict(code="support_other", name="Другой вопрос", form="tech_support"),
     ]),
     dict(code="supply_contract", name="Договор энергоснабжения", sections=[
-        dict(code="contract_conclusion", name="Заключение договора", form="energy_supply_contract",
+        dict(code="contract_conclusion", name="Заключение договора энергоснабжения", form="energy_supply_contract",
              subsections=[dict(code="contract_conclusion_legal", name="Юридическое лицо"),
                           dict(code="contract_conclusion_sole", name="Индивидуальный предприниматель")]),
         dict(code="object_inclusion", name="Включение объекта в действующий договор",

@@ -91,7 +91,7 @@ def test_customer_files_the_energy_supply_appeal_with_a_draft_and_rates_the_answ
     expect(page.locator("#appeals-empty")).to_be_visible()
     page.click("#appeal-create")
     page.select_option("#contract_id", str(office["contract_id"]))
-    page.select_option("#section_id", label="Заключение договора")
+    page.select_option("#section_id", label="Заключение договора энергоснабжения")
     page.select_option("#subsection_id", label="Юридическое лицо")
     _shot(page, "1-choice")
     _next(page, "Шаг 2 из 9")
