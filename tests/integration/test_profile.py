@@ -192,3 +192,12 @@ def test_second_factor_switch_is_saved(app):
     client.post("/portal/profile/second-factor", data={})
     with app.app_context():
         assert not db.session.get(CrmUser, user_id).second_factor_enabled
+
+
+def test_settings_say_which_notices_are_mandatory_and_offer_no_switch_for_them(app):
+    with data(app):
+        f.user("me@test.example")
+    page = _client(app).get("/portal/profile/").get_data(as_text=True)
+    assert "отправляются всегда: они обязательны" in page
+    assert 'name="debt_emails"' not in page          # debt notices cannot be switched off (issue 7 item 4)
+    assert 'name="marketing"' in page and 'name="email"' in page
