@@ -109,25 +109,30 @@ def _form_label(form: FormDefinition) -> str:
     return f"{form.name} ({form.code}) v{form.version}"
 
 
-def _current_forms():
-    return db.session.scalars(select(FormDefinition).where(FormDefinition.is_current.is_(True))
-                              .order_by(FormDefinition.code)).all()
+def _current_rows(definition, part=None):
+    """The current versions of `definition` by code, or their `part` rows (steps, states) by code and position:
+    what a pick list offers, since only a current version is editable."""
+    if part is None:
+        query = select(definition).order_by(definition.code)
+    else:
+        query = select(part).join(definition).order_by(definition.code, part.position)
+    return db.session.scalars(query.where(definition.is_current.is_(True))).all()
 
 
-def _current_steps():
-    return db.session.scalars(select(FormStep).join(FormDefinition).where(FormDefinition.is_current.is_(True))
-                              .order_by(FormDefinition.code, FormStep.position)).all()
+def _current_definition(definition, code: str | None):
+    """The current version of the form or workflow `code`, or None."""
+    if not code:
+        return None
+    return db.session.scalars(select(definition).where(definition.code == code,
+                                                       definition.is_current.is_(True))).first()
 
 
-def _current_workflows():
-    return db.session.scalars(select(WorkflowDefinition).where(WorkflowDefinition.is_current.is_(True))
-                              .order_by(WorkflowDefinition.code)).all()
-
-
-def _current_states():
-    return db.session.scalars(select(WorkflowState).join(WorkflowDefinition)
-                              .where(WorkflowDefinition.is_current.is_(True))
-                              .order_by(WorkflowDefinition.code, WorkflowState.position)).all()
+def _code_problem(code: str) -> str | None:
+    """Why `code` cannot be a catalogue, form or workflow code (None when it can)."""
+    if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", code or ""):
+        return None
+    return gettext("The code must start with a Latin letter and contain only lowercase Latin letters, digits "
+                   "and “_”.")
 
 
 def _flags(*names: str) -> dict:
@@ -141,7 +146,46 @@ def _query_field(label, query, get_label, required=True):
                             validators=[DataRequired()] if required else [Optional()])
 
 
-class AppealTopicView(CrmModelView):
+class _CheckedView(CrmModelView):
+    """Add and edit run the same `_check(item)`, which raises to refuse the save (nothing is written)."""
+
+    def pre_add(self, item):
+        self._check(item)
+
+    def pre_update(self, item):
+        self._check(item)
+
+    def _check(self, item) -> None:
+        raise NotImplementedError
+
+
+class _DefinitionPartView(_CheckedView):
+    """A step, field, state or transition: part of a form or workflow version, so it may change only while
+    that version may (current and not used by appeals, see `refuse_edit`)."""
+
+    part_of = ""  # the relation to the row's parent
+    refuse_edit = None  # the service refusal for the parent's definition
+
+    @staticmethod
+    def _definition(parent):
+        """The form or workflow version of `parent` (the parent itself, but for a field: its step's form)."""
+        return parent
+
+    def _guard_definitions(self, item) -> None:
+        """Refuse when the row's version, or the one it is moved out of, is read-only."""
+        with db.session.no_autoflush:
+            for parent in (getattr(item, self.part_of), _previous(item, self.part_of)):
+                _guard(type(self).refuse_edit, self._definition(parent) if parent is not None else None)
+
+    def _check(self, item) -> None:
+        self._guard_definitions(item)
+
+    def pre_delete(self, item):
+        _guard(type(self).refuse_edit, self._definition(getattr(item, self.part_of)))
+        super().pre_delete(item)
+
+
+class AppealTopicView(_CheckedView):
     """The catalogue tree: topics → sections → subsections, with the form and workflow of each section."""
 
     route_base = "/admin/appeal-topics"
@@ -164,35 +208,24 @@ class AppealTopicView(CrmModelView):
     formatters_columns = {"requires_contract": yes_no, "active": yes_no}
     add_form_extra_fields = edit_form_extra_fields = _flags("active", "requires_contract")
 
-    def pre_add(self, item):
-        self._check(item)
-
-    def pre_update(self, item):
-        self._check(item)
-
-    @staticmethod
-    def _check(item: AppealTopic) -> None:
+    def _check(self, item: AppealTopic) -> None:
         problems = []
         parent_level = {"topic": None, "section": "topic", "subsection": "section"}[item.level]
         if parent_level is None and item.parent is not None:
             problems.append(gettext("A topic has no parent."))
         if parent_level is not None and (item.parent is None or item.parent.level != parent_level):
             problems.append(gettext("The parent of a section is a topic, the parent of a subsection a section."))
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", item.code or ""):
-            problems.append(gettext("The code must start with a Latin letter and contain only lowercase Latin "
-                                    "letters, digits and “_”."))
+        if code_problem := _code_problem(item.code):
+            problems.append(code_problem)
         item.form_code = (item.form_code or "").strip() or None
         item.workflow_code = (item.workflow_code or "").strip() or None
         with db.session.no_autoflush:
-            if item.form_code and not db.session.scalar(select(FormDefinition.id).where(
-                    FormDefinition.code == item.form_code, FormDefinition.is_current.is_(True))):
+            form = _current_definition(FormDefinition, item.form_code)
+            if item.form_code and form is None:
                 problems.append(gettext("There is no form with the code “%(code)s”.", code=item.form_code))
-            form = item.form_code and db.session.scalars(select(FormDefinition).where(
-                FormDefinition.code == item.form_code, FormDefinition.is_current.is_(True))).first()
-            if form:
+            elif form:
                 problems += _problems(check_form, form)
-            workflow = item.workflow_code and db.session.scalars(select(WorkflowDefinition).where(
-                WorkflowDefinition.code == item.workflow_code, WorkflowDefinition.is_current.is_(True))).first()
+            workflow = _current_definition(WorkflowDefinition, item.workflow_code)
             if item.workflow_code and workflow is None:
                 problems.append(gettext("There is no workflow with the code “%(code)s”.", code=item.workflow_code))
             elif workflow:
@@ -201,7 +234,7 @@ class AppealTopicView(CrmModelView):
             raise _refuse(ConfigInvalidError(problems))
 
 
-class FormFieldView(CrmModelView):
+class FormFieldView(_DefinitionPartView):
     """Fields of a form step; editable only in a current version no appeal uses yet."""
 
     route_base = "/admin/appeal-form-fields"
@@ -218,7 +251,7 @@ class FormFieldView(CrmModelView):
     base_order = ("position", "asc")
     choice_columns = {"field_type": FIELD_TYPES, "prefill": optional(PREFILL_CHOICES)}
     add_form_extra_fields = edit_form_extra_fields = {
-        "step": _query_field(_l("Step"), _current_steps,
+        "step": _query_field(_l("Step"), lambda: _current_rows(FormDefinition, FormStep),
                              lambda step: f"{_form_label(step.form)} — {step.position}. {step.title}"),
         "options_text": TextAreaField(_l("Options"), description=_l("For a choice field: one option per line."),
                                       render_kw={"rows": 5}),
@@ -230,31 +263,24 @@ class FormFieldView(CrmModelView):
         "help_text": _l("Shown under the field and in the error message."),
     }
     formatters_columns = {"required": yes_no, "options": lambda options: "; ".join(options or [])}
+    part_of = "step"
+    refuse_edit = staticmethod(refuse_form_edit)
+
+    @staticmethod
+    def _definition(parent: FormStep) -> FormDefinition:
+        return parent.form
 
     def prefill_form(self, form, pk):
         item = self.datamodel.get(pk)
         form.options_text.data = "\n".join(item.options or [])
 
-    def pre_add(self, item):
-        self._check(item)
-
-    def pre_update(self, item):
-        self._check(item)
-
-    def pre_delete(self, item):
-        _guard(refuse_form_edit, item.step.form)
-        super().pre_delete(item)
-
-    @staticmethod
-    def _check(item: FormField) -> None:
+    def _check(self, item: FormField) -> None:
         text = getattr(item, "options_text", None) or ""
         item.options = [line.strip() for line in text.splitlines() if line.strip()] or None
         item.name = (item.name or "").strip()
         item.regex = (item.regex or "").strip() or None
+        self._guard_definitions(item)
         with db.session.no_autoflush:
-            _guard(refuse_form_edit, item.step.form if item.step is not None else None)
-            previous = _previous(item, "step")
-            _guard(refuse_form_edit, previous.form if previous is not None else None)
             problems = field_problems(item.name, item.field_type, item.options, item.regex, item.prefill)
             clash = [f for s in item.step.form.steps for f in s.fields
                      if f is not item and f.name == item.name] if item.step is not None else []
@@ -264,7 +290,7 @@ class FormFieldView(CrmModelView):
             raise _refuse(ConfigInvalidError(problems))
 
 
-class FormStepView(CrmModelView):
+class FormStepView(_DefinitionPartView):
     route_base = "/admin/appeal-form-steps"
     datamodel = EagerSQLAInterface(FormStep)
     staff_access = ADMIN_ONLY
@@ -276,19 +302,10 @@ class FormStepView(CrmModelView):
     base_order = ("position", "asc")
     related_views = [FormFieldView]
     add_form_extra_fields = edit_form_extra_fields = {
-        "form": _query_field(_l("Form"), _current_forms, _form_label),
+        "form": _query_field(_l("Form"), lambda: _current_rows(FormDefinition), _form_label),
     }
-
-    def pre_add(self, item):
-        _guard(refuse_form_edit, item.form)
-
-    def pre_update(self, item):
-        _guard(refuse_form_edit, item.form)
-        _guard(refuse_form_edit, _previous(item, "form"))
-
-    def pre_delete(self, item):
-        _guard(refuse_form_edit, item.form)
-        super().pre_delete(item)
+    part_of = "form"
+    refuse_edit = staticmethod(refuse_form_edit)
 
 
 class _VersionedView(CrmModelView):
@@ -296,12 +313,19 @@ class _VersionedView(CrmModelView):
 
     copy_version = None  # the service function copying a version
     refuse_edit = None
+    staff_access = ADMIN_ONLY
+    label_columns = labels(**LABELS)
+    list_columns = show_columns = ["code", "name", "version", "is_current", "created_at"]
+    add_columns = ["code", "name"]
+    edit_columns = ["name"]
+    search_columns = ["code", "name", "is_current"]
+    base_order = ("code", "asc")
+    formatters_columns = {"is_current": yes_no, "created_at": timestamp}
 
     def pre_add(self, item):
         item.code = (item.code or "").strip()
-        if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", item.code):
-            raise ValueError(gettext("The code must start with a Latin letter and contain only lowercase Latin "
-                                     "letters, digits and “_”."))
+        if code_problem := _code_problem(item.code):
+            raise ValueError(code_problem)
         model = type(item)
         with db.session.no_autoflush:
             if db.session.scalar(select(model.id).where(model.code == item.code).limit(1)):
@@ -338,34 +362,25 @@ class _VersionedView(CrmModelView):
                       version=copy.version), "success")
         return redirect(url_for(f"{type(self).__name__}.show", pk=copy.id))
 
-
-class FormDefinitionView(_VersionedView):
-    """Multi-step forms; the show page lists the steps, each step its fields."""
-
-    route_base = "/admin/appeal-forms"
-    datamodel = EagerSQLAInterface(FormDefinition)
-    staff_access = ADMIN_ONLY
-    copy_version = staticmethod(new_form_version)
-    refuse_edit = staticmethod(refuse_form_edit)
-    list_title = _l("Appeal forms")
-    show_title = add_title = edit_title = _l("Appeal form")
-    label_columns = labels(**LABELS)
-    list_columns = ["code", "name", "version", "is_current", "created_at"]
-    show_columns = ["code", "name", "version", "is_current", "created_at"]
-    add_columns = ["code", "name"]
-    edit_columns = ["name"]
-    search_columns = ["code", "name", "is_current"]
-    base_order = ("code", "asc")
-    related_views = [FormStepView]
-    formatters_columns = {"is_current": yes_no, "created_at": timestamp}
-
     @action("new_version", _l("New version"), _l("Copy this version to a new current version?"), "fa-copy",
             multiple=False)
     def new_version_action(self, item):
         return self._copy(item)
 
 
-class WorkflowStateView(CrmModelView):
+class FormDefinitionView(_VersionedView):
+    """Multi-step forms; the show page lists the steps, each step its fields."""
+
+    route_base = "/admin/appeal-forms"
+    datamodel = EagerSQLAInterface(FormDefinition)
+    copy_version = staticmethod(new_form_version)
+    refuse_edit = staticmethod(refuse_form_edit)
+    list_title = _l("Appeal forms")
+    show_title = add_title = edit_title = _l("Appeal form")
+    related_views = [FormStepView]
+
+
+class WorkflowStateView(_DefinitionPartView):
     route_base = "/admin/appeal-workflow-states"
     datamodel = EagerSQLAInterface(WorkflowState)
     staff_access = ADMIN_ONLY
@@ -379,7 +394,7 @@ class WorkflowStateView(CrmModelView):
                                                  "is_closing"]
     base_order = ("position", "asc")
     add_form_extra_fields = edit_form_extra_fields = {
-        "workflow": _query_field(_l("Workflow"), _current_workflows, str),
+        "workflow": _query_field(_l("Workflow"), lambda: _current_rows(WorkflowDefinition), str),
         **_flags("sla_paused", "dialogue_allowed", "is_initial", "is_closing"),
     }
     description_columns = {
@@ -388,29 +403,22 @@ class WorkflowStateView(CrmModelView):
         "dialogue_allowed": _l("The customer may write in this state."),
     }
     formatters_columns = {key: yes_no for key in ("sla_paused", "dialogue_allowed", "is_initial", "is_closing")}
-
-    def pre_add(self, item):
-        self._check(item)
-
-    def pre_update(self, item):
-        self._check(item)
+    part_of = "workflow"
+    refuse_edit = staticmethod(refuse_workflow_edit)
 
     def pre_delete(self, item):
-        _guard(refuse_workflow_edit, item.workflow)
-        _guard(check_workflow, item.workflow, STAFF_ROLES, without=item, complete=_live(item.workflow))
         super().pre_delete(item)
+        _guard(check_workflow, item.workflow, STAFF_ROLES, without=item, complete=_live(item.workflow))
 
-    @staticmethod
-    def _check(item: WorkflowState) -> None:
+    def _check(self, item: WorkflowState) -> None:
         item.code = (item.code or "").strip()
         if item.sla_hours is not None and not 1 <= item.sla_hours <= 24 * 365:
             raise _refuse(ServiceError(gettext("SLA hours are a whole number from 1 to 8760.")))
-        _guard(refuse_workflow_edit, item.workflow)
-        _guard(refuse_workflow_edit, _previous(item, "workflow"))
+        self._guard_definitions(item)
         _guard(check_workflow, item.workflow, STAFF_ROLES, complete=_live(item.workflow))
 
 
-class WorkflowTransitionView(CrmModelView):
+class WorkflowTransitionView(_DefinitionPartView):
     route_base = "/admin/appeal-workflow-transitions"
     datamodel = EagerSQLAInterface(WorkflowTransition)
     staff_access = ADMIN_ONLY
@@ -421,27 +429,17 @@ class WorkflowTransitionView(CrmModelView):
     show_columns = add_columns = edit_columns = ["workflow", "from_state", "to_state", "label", "allowed_role"]
     choice_columns = {"allowed_role": ROLE_CHOICES}
     add_form_extra_fields = edit_form_extra_fields = {
-        "workflow": _query_field(_l("Workflow"), _current_workflows, str),
-        "from_state": _query_field(_l("From state"), _current_states,
+        "workflow": _query_field(_l("Workflow"), lambda: _current_rows(WorkflowDefinition), str),
+        "from_state": _query_field(_l("From state"), lambda: _current_rows(WorkflowDefinition, WorkflowState),
                                    lambda state: f"{state.workflow} — {state.staff_label}"),
-        "to_state": _query_field(_l("To state"), _current_states,
+        "to_state": _query_field(_l("To state"), lambda: _current_rows(WorkflowDefinition, WorkflowState),
                                  lambda state: f"{state.workflow} — {state.staff_label}"),
     }
+    part_of = "workflow"
+    refuse_edit = staticmethod(refuse_workflow_edit)
 
-    def pre_add(self, item):
-        self._check(item)
-
-    def pre_update(self, item):
-        self._check(item)
-
-    def pre_delete(self, item):
-        _guard(refuse_workflow_edit, item.workflow)
-        super().pre_delete(item)
-
-    @staticmethod
-    def _check(item: WorkflowTransition) -> None:
-        _guard(refuse_workflow_edit, item.workflow)
-        _guard(refuse_workflow_edit, _previous(item, "workflow"))
+    def _check(self, item: WorkflowTransition) -> None:
+        self._guard_definitions(item)
         _guard(check_workflow, item.workflow, STAFF_ROLES, complete=_live(item.workflow))
 
 
@@ -450,28 +448,14 @@ class WorkflowDefinitionView(_VersionedView):
 
     route_base = "/admin/appeal-workflows"
     datamodel = EagerSQLAInterface(WorkflowDefinition)
-    staff_access = ADMIN_ONLY
     copy_version = staticmethod(new_workflow_version)
     refuse_edit = staticmethod(refuse_workflow_edit)
     list_title = _l("Appeal workflows")
     show_title = add_title = edit_title = _l("Appeal workflow")
-    label_columns = labels(**LABELS)
-    list_columns = ["code", "name", "version", "is_current", "created_at"]
-    show_columns = ["code", "name", "version", "is_current", "created_at"]
-    add_columns = ["code", "name"]
-    edit_columns = ["name"]
-    search_columns = ["code", "name", "is_current"]
-    base_order = ("code", "asc")
     related_views = [WorkflowStateView, WorkflowTransitionView]
-    formatters_columns = {"is_current": yes_no, "created_at": timestamp}
-
-    @action("new_version", _l("New version"), _l("Copy this version to a new current version?"), "fa-copy",
-            multiple=False)
-    def new_version_action(self, item):
-        return self._copy(item)
 
 
-class CannedReplyView(CrmModelView):
+class CannedReplyView(_CheckedView):
     route_base = "/admin/canned-replies"
     datamodel = EagerSQLAInterface(CannedReply)
     staff_access = {"Curator": "read"}
@@ -490,14 +474,7 @@ class CannedReplyView(CrmModelView):
         "section": _l("Offered first for appeals of this section; empty: for every section."),
     }
 
-    def pre_add(self, item):
-        self._check(item)
-
-    def pre_update(self, item):
-        self._check(item)
-
-    @staticmethod
-    def _check(item: CannedReply) -> None:
+    def _check(self, item: CannedReply) -> None:
         problems = placeholder_problems(item.body)
         if problems:
             raise _refuse(ConfigInvalidError(problems))
