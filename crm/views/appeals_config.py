@@ -48,7 +48,7 @@ from crm.services.appeal_config import (
     workflow_is_live,
 )
 from crm.services.appeal_forms import FIELD_TYPE_LABELS, PREFILL_PATHS
-from crm.views.common import CrmModelView, EagerSQLAInterface, optional, timestamp, yes_no
+from crm.views.common import CrmModelView, EagerSQLAInterface, add_category_views, optional, timestamp, yes_no
 from crm.views.labels import labels
 from crm.views.staff import staff_user_ids
 
@@ -521,16 +521,12 @@ def _staff_users():
 
 def register_appeal_config_views(appbuilder) -> None:
     """Add this area's views to `appbuilder` (called by crm.views.register_views)."""
-    category = ("Appeal settings", _l("Appeal settings"), "fa-sliders")
-
-    def add(view, name, label, icon):
-        appbuilder.add_view(view, name, label=label, icon=icon, category=category[0], category_label=category[1],
-                            category_icon=category[2])
-
-    add(AppealTopicView, "Appeal topics", _l("Topics and sections"), "fa-sitemap")
-    add(FormDefinitionView, "Appeal forms", _l("Forms"), "fa-wpforms")
-    add(WorkflowDefinitionView, "Appeal workflows", _l("Workflows"), "fa-random")
-    add(CannedReplyView, "Canned replies", _l("Canned replies"), "fa-comment-o")
-    add(AssignmentRuleView, "Assignment rules", _l("Assignment rules"), "fa-user-plus")
+    add_category_views(appbuilder, ("Appeal settings", _l("Appeal settings"), "fa-sliders"), (
+        (AppealTopicView, "Appeal topics", _l("Topics and sections"), "fa-sitemap"),
+        (FormDefinitionView, "Appeal forms", _l("Forms"), "fa-wpforms"),
+        (WorkflowDefinitionView, "Appeal workflows", _l("Workflows"), "fa-random"),
+        (CannedReplyView, "Canned replies", _l("Canned replies"), "fa-comment-o"),
+        (AssignmentRuleView, "Assignment rules", _l("Assignment rules"), "fa-user-plus"),
+    ))
     for view in (FormStepView, FormFieldView, WorkflowStateView, WorkflowTransitionView):
         appbuilder.add_view_no_menu(view)

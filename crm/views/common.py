@@ -25,6 +25,7 @@ from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
+from crm.extensions import db
 from crm.formatting import format_day, format_money, format_period, format_timestamp
 from crm.services import backoffice
 from crm.validators import is_valid_contract_number, is_valid_inn
@@ -291,3 +292,26 @@ def not_before(other: str):
             raise ValidationError(gettext("This date must not be earlier than the start date."))
 
     return check
+
+
+def row_or_404(model, pk):
+    """The row `pk` of `model` for a custom show/POST route; 404 for an unknown or non-numeric key."""
+    row = db.session.get(model, int(pk)) if str(pk).isdigit() else None
+    if row is None:
+        abort(404)
+    return row
+
+
+def flash_refusal(error) -> None:
+    """Undo a refused staff action and flash its messages (each of `problems` per field, else `message`)."""
+    db.session.rollback()
+    problems = getattr(error, "problems", None)
+    for message in [m for ms in problems.values() for m in ms] if problems else [error.message]:
+        flash(message, "danger")
+
+
+def add_category_views(appbuilder, category: tuple, views) -> None:
+    """Add `views`, rows of (view, menu name, label, icon), under `category` (name, label, icon)."""
+    for view, name, label, icon in views:
+        appbuilder.add_view(view, name, label=label, icon=icon, category=category[0], category_label=category[1],
+                            category_icon=category[2])

@@ -14,11 +14,19 @@ from flask_login import current_user
 from flask_wtf.file import FileField
 from markupsafe import Markup, escape
 
-from crm.extensions import db
 from crm.models import ContactQuestion, FaqGroup, FaqItem, HelpPage, Service, ServiceOrder
 from crm.services import help_content, service_orders
 from crm.services.markdown_render import render_markdown
-from crm.views.common import CrmModelView, EagerSQLAInterface, money, timestamp, yes_no
+from crm.views.common import (
+    CrmModelView,
+    EagerSQLAInterface,
+    add_category_views,
+    flash_refusal,
+    money,
+    row_or_404,
+    timestamp,
+    yes_no,
+)
 from crm.views.labels import labels
 
 CONTENT_ADMIN = {"Auditor": "read"}
@@ -106,9 +114,7 @@ class ServiceOrderView(CrmModelView):
     @has_access
     def show(self, pk):
         """The order with the processing forms (for those who may process)."""
-        order = db.session.get(ServiceOrder, int(pk)) if str(pk).isdigit() else None
-        if order is None:
-            abort(404)
+        order = row_or_404(ServiceOrder, pk)
         can_process = self.appbuilder.sm.has_access("can_process", self.class_permission_name)
         allowed = sorted(service_orders.TRANSITIONS.get(order.status, ()), key=ORDER_STATUSES.index)
         return self.render_template("content_admin/order_process.html", order=order,
@@ -120,9 +126,7 @@ class ServiceOrderView(CrmModelView):
     @has_access
     def process(self, pk: int):
         """Change the status, comment, or issue a bill on the order's contract."""
-        order = db.session.get(ServiceOrder, pk)
-        if order is None:
-            abort(404)
+        order = row_or_404(ServiceOrder, pk)
         comment = request.form.get("comment")
         try:
             if request.form.get("decision") == "bill":
@@ -132,9 +136,7 @@ class ServiceOrderView(CrmModelView):
                 service_orders.change_status(order.id, current_user, request.form.get("status", ""), comment)
                 flash(gettext("Order status saved."), "success")
         except service_orders.OrderError as exc:
-            db.session.rollback()
-            for message in (m for ms in exc.problems.values() for m in ms):
-                flash(message, "danger")
+            flash_refusal(exc)
         return redirect(url_for("ServiceOrderView.show", pk=order.id))
 
 
@@ -219,9 +221,7 @@ class ContactQuestionView(CrmModelView):
     @has_access
     def show(self, pk):
         """The question with the answer form (for those who may answer)."""
-        question = db.session.get(ContactQuestion, int(pk)) if str(pk).isdigit() else None
-        if question is None:
-            abort(404)
+        question = row_or_404(ContactQuestion, pk)
         return self.render_template("content_admin/question_answer.html", question=question,
                                     status_label=QUESTION_STATUSES.get(question.status, question.status),
                                     can_answer=self.appbuilder.sm.has_access("can_answer", self.class_permission_name))
@@ -230,9 +230,7 @@ class ContactQuestionView(CrmModelView):
     @has_access
     def answer(self, pk: int):
         """Write the answer (e-mailed to the asker) or close the question without one."""
-        question = db.session.get(ContactQuestion, pk)
-        if question is None:
-            abort(404)
+        question = row_or_404(ContactQuestion, pk)
         try:
             if request.form.get("decision") == "handled":
                 help_content.mark_handled(question.id, current_user)
@@ -241,22 +239,17 @@ class ContactQuestionView(CrmModelView):
                 help_content.answer_question(question.id, current_user, request.form.get("answer"))
                 flash(gettext("The answer has been sent to %(email)s.", email=question.email), "success")
         except help_content.HelpError as exc:
-            db.session.rollback()
-            for message in (m for ms in exc.problems.values() for m in ms):
-                flash(message, "danger")
+            flash_refusal(exc)
         return redirect(url_for("ContactQuestionView.show", pk=question.id))
 
 
 def register_content_views(appbuilder) -> None:
     """Add this area's views to `appbuilder` (called by crm.views.register_views)."""
-    category = ("Content", _l("Content"), "fa-newspaper-o")
-    for view, name, label, icon in (
+    add_category_views(appbuilder, ("Content", _l("Content"), "fa-newspaper-o"), (
         (ServiceOrderView, "Service orders", _l("Service orders"), "fa-shopping-cart"),
         (ContactQuestionView, "Questions from customers", _l("Questions from customers"), "fa-question-circle"),
         (ServiceView, "Services", _l("Services"), "fa-wrench"),
         (FaqGroupView, "FAQ groups", _l("FAQ groups"), "fa-folder-o"),
         (FaqItemView, "FAQ", _l("Questions and answers"), "fa-question"),
         (HelpPageView, "Help pages", _l("Help pages"), "fa-book"),
-    ):
-        appbuilder.add_view(view, name, label=label, icon=icon, category=category[0], category_label=category[1],
-                            category_icon=category[2])
+    ))
