@@ -94,20 +94,28 @@ def _render_card_error(appeal, message: str, **extra):
     return render_template("portal/appeals/card.html", **_card_context(appeal), **extra), 422
 
 
+def _card_action(appeal, act, done: str, anchor: str | None = None, refusals: tuple = (), **error_context):
+    """Run `act` (a service call) for a form on the card: a refusal (AppealError or one of `refusals`) shows
+    the card again with the message (422, the typed text kept through `error_context`); success flashes
+    `done` and returns to the card."""
+    service = _appeals_service()
+    try:
+        act(service)
+    except (service.AppealError, *refusals) as exc:
+        return _render_card_error(appeal, _error_message(exc), **error_context)
+    flash(done, "success")
+    return redirect(url_for("portal.appeal_card", appeal_id=appeal.id, _anchor=anchor))
+
+
 @bp.route("/appeals/<int:appeal_id>/reply", methods=["POST"])
 @account_route
 def appeal_reply(appeal_id: int):
     """A public reply with files, only while the state allows dialogue (the service decides)."""
     appeal = _visible_or_404(appeal_id)
-    service = _appeals_service()
     body = request.form.get("body", "")
     files = [item for item in request.files.getlist("files") if item and item.filename]
-    try:
-        service.reply(appeal, current_user, body, files)
-    except service.AppealError as exc:
-        return _render_card_error(appeal, _error_message(exc), reply_body=body)
-    flash(_("Your message is sent."), "success")
-    return redirect(url_for("portal.appeal_card", appeal_id=appeal_id, _anchor="dialogue"))
+    return _card_action(appeal, lambda service: service.reply(appeal, current_user, body, files),
+                        _("Your message is sent."), "dialogue", reply_body=body)
 
 
 @bp.route("/appeals/<int:appeal_id>/messages/<int:message_id>/decision", methods=["POST"])
@@ -115,15 +123,12 @@ def appeal_reply(appeal_id: int):
 def appeal_decision(appeal_id: int, message_id: int):
     """Accept or reject (with a comment) a document the staff sent."""
     appeal = _visible_or_404(appeal_id)
-    service = _appeals_service()
     decision = request.form.get("decision", "")
     comment = request.form.get("comment", "").strip() or None
-    try:
-        service.decide_document(appeal, message_id, current_user, decision, comment)
-    except service.AppealError as exc:
-        return _render_card_error(appeal, _error_message(exc))
-    flash(_("The document is accepted.") if decision == "accepted" else _("The document is rejected."), "success")
-    return redirect(url_for("portal.appeal_card", appeal_id=appeal_id, _anchor="dialogue"))
+    return _card_action(appeal, lambda service: service.decide_document(appeal, message_id, current_user, decision,
+                                                                         comment),
+                        _("The document is accepted.") if decision == "accepted" else _("The document is rejected."),
+                        "dialogue")
 
 
 @bp.route("/appeals/<int:appeal_id>/rate", methods=["POST"])
@@ -131,17 +136,12 @@ def appeal_decision(appeal_id: int, message_id: int):
 def appeal_rate(appeal_id: int):
     """The satisfaction rating 1–5 after closing; a low one reopens the appeal (the service decides)."""
     appeal = _visible_or_404(appeal_id)
-    service = _appeals_service()
     raw = request.form.get("rating", "")
     comment = request.form.get("comment", "").strip() or None
     if not raw.isdigit():
         return _render_card_error(appeal, _("Choose a rating from 1 to 5."))
-    try:
-        service.rate(appeal, current_user, int(raw), comment)
-    except service.AppealError as exc:
-        return _render_card_error(appeal, _error_message(exc))
-    flash(_("Thank you for your rating."), "success")
-    return redirect(url_for("portal.appeal_card", appeal_id=appeal_id))
+    return _card_action(appeal, lambda service: service.rate(appeal, current_user, int(raw), comment),
+                        _("Thank you for your rating."))
 
 
 @bp.route("/appeals/<int:appeal_id>/transition", methods=["POST"])
@@ -149,16 +149,12 @@ def appeal_rate(appeal_id: int):
 def appeal_transition(appeal_id: int):
     """A customer-side transition the workflow allows (e.g. withdrawing the appeal)."""
     appeal = _visible_or_404(appeal_id)
-    service = _appeals_service()
     raw = request.form.get("transition_id", "")
     if not raw.isdigit():
         abort(400)
-    try:
-        service.transition(appeal, current_user, int(raw), request.form.get("comment", "").strip() or None)
-    except (service.AppealError, WorkflowError) as exc:
-        return _render_card_error(appeal, _error_message(exc))
-    flash(_("The appeal's status has changed."), "success")
-    return redirect(url_for("portal.appeal_card", appeal_id=appeal_id))
+    comment = request.form.get("comment", "").strip() or None
+    return _card_action(appeal, lambda service: service.transition(appeal, current_user, int(raw), comment),
+                        _("The appeal's status has changed."), refusals=(WorkflowError,))
 
 
 @bp.route("/appeals/files/<int:attachment_id>")
