@@ -72,6 +72,16 @@ def _refused(exc: inbox.InboxError):
     return redirect(url_for("portal.notifications"))
 
 
+def _delivery_action(act, delivery_id: int, goto=None):
+    """Run an inbox action (`act(user, delivery_id)`) on the user's own delivery: a refusal answers with
+    its message (404 for someone else's); else `_done`, going on to `goto(notification)` when given."""
+    try:
+        notification = act(current_user, delivery_id)
+    except inbox.InboxError as exc:
+        return _refused(exc)
+    return _done(goto=goto(notification) if goto else None)
+
+
 @bp.route("/notifications")
 @account_route
 def notifications():
@@ -92,34 +102,23 @@ def notifications_read_all():
 @account_route
 def notification_read(delivery_id: int):
     """Mark one notification read (also sent by the page when its text is unfolded)."""
-    try:
-        inbox.mark_read(current_user, delivery_id)
-    except inbox.InboxError as exc:
-        return _refused(exc)
-    return _done()
+    return _delivery_action(inbox.mark_read, delivery_id)
 
 
 @bp.route("/notifications/<int:delivery_id>/confirm", methods=["POST"])
 @account_route
 def notification_confirm(delivery_id: int):
     """Confirm a modal notification; with go=1 continue to its "go to" link."""
-    try:
-        notification = inbox.confirm_modal(current_user, delivery_id)
-    except inbox.InboxError as exc:
-        return _refused(exc)
-    goto = _safe_goto(notification.goto_url) if request.form.get("go") == "1" else None
-    return _done(goto=goto)
+    go_on = request.form.get("go") == "1"
+    return _delivery_action(inbox.confirm_modal, delivery_id,
+                            goto=(lambda notification: _safe_goto(notification.goto_url)) if go_on else None)
 
 
 @bp.route("/notifications/<int:delivery_id>/dismiss", methods=["POST"])
 @account_route
 def notification_dismiss(delivery_id: int):
     """Close a top banner; it stays in the list."""
-    try:
-        inbox.dismiss_banner(current_user, delivery_id)
-    except inbox.InboxError as exc:
-        return _refused(exc)
-    return _done()
+    return _delivery_action(inbox.dismiss_banner, delivery_id)
 
 
 @bp.route("/notifications/attachments/<int:attachment_id>")

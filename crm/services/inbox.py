@@ -269,23 +269,21 @@ def mark_all_read(user) -> int:
 
 def confirm_modal(user, delivery_id: int) -> Notification:
     """Confirm a modal notification (it stops showing and counts as read); idempotent."""
-    delivery, notification = _own_delivery(user, delivery_id)
-    if notification.kind != "modal":
-        raise WrongKindError(delivery_id)
-    now = clock.now()
-    delivery.confirmed_at = delivery.confirmed_at or now
-    delivery.read_at = delivery.read_at or now
-    db.session.commit()
-    return notification
+    return _acknowledge(user, delivery_id, "modal", "confirmed_at")
 
 
 def dismiss_banner(user, delivery_id: int) -> Notification:
     """Close a top banner (it stays in the list, read); idempotent."""
+    return _acknowledge(user, delivery_id, "banner", "dismissed_at")
+
+
+def _acknowledge(user, delivery_id: int, kind: str, stamp: str) -> Notification:
+    """Set the delivery's `stamp` time (kept if already set) and mark it read; only for a `kind` notification."""
     delivery, notification = _own_delivery(user, delivery_id)
-    if notification.kind != "banner":
+    if notification.kind != kind:
         raise WrongKindError(delivery_id)
     now = clock.now()
-    delivery.dismissed_at = delivery.dismissed_at or now
+    setattr(delivery, stamp, getattr(delivery, stamp) or now)
     delivery.read_at = delivery.read_at or now
     db.session.commit()
     return notification
