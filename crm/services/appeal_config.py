@@ -194,23 +194,7 @@ def new_form_version(form_id: int) -> FormDefinition:
     source = db.session.get(FormDefinition, form_id)
     if source is None:
         raise ServiceError(_("The form does not exist."), status=404)
-    try:
-        copy = FormDefinition(code=source.code, version=_next_version(FormDefinition, source.code),
-                              name=source.name, is_current=True)
-        for step in source.steps:
-            new_step = FormStep(position=step.position, title=step.title)
-            new_step.fields = [FormField(position=f.position, name=f.name, label=f.label, field_type=f.field_type,
-                                         required=f.required, options=list(f.options) if f.options else None,
-                                         regex=f.regex, help_text=f.help_text, prefill=f.prefill)
-                               for f in step.fields]
-            copy.steps.append(new_step)
-        _make_current(FormDefinition, source.code)
-        db.session.add(copy)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return copy
+    return _new_version(source, _copy_steps)
 
 
 def new_workflow_version(workflow_id: int) -> WorkflowDefinition:
@@ -218,27 +202,47 @@ def new_workflow_version(workflow_id: int) -> WorkflowDefinition:
     source = db.session.get(WorkflowDefinition, workflow_id)
     if source is None:
         raise ServiceError(_("The workflow does not exist."), status=404)
+    return _new_version(source, _copy_states_and_transitions)
+
+
+def _new_version(source, copy_parts):
+    """The copy of form or workflow `source` as version + 1, made current: `copy_parts(source, copy)` copies
+    its rows. Commits; on any error rolls back and re-raises."""
+    model = type(source)
     try:
-        copy = WorkflowDefinition(code=source.code, version=_next_version(WorkflowDefinition, source.code),
-                                  name=source.name, is_current=True)
-        states = {}
-        for state in source.states:
-            states[state.id] = WorkflowState(
-                code=state.code, staff_label=state.staff_label, customer_label=state.customer_label,
-                position=state.position, is_initial=state.is_initial, is_closing=state.is_closing,
-                dialogue_allowed=state.dialogue_allowed, sla_hours=state.sla_hours, sla_paused=state.sla_paused)
-            copy.states.append(states[state.id])
-        for transition in source.transitions:
-            copy.transitions.append(WorkflowTransition(
-                from_state=states[transition.from_state_id], to_state=states[transition.to_state_id],
-                label=transition.label, allowed_role=transition.allowed_role))
-        _make_current(WorkflowDefinition, source.code)
+        copy = model(code=source.code, version=_next_version(model, source.code), name=source.name, is_current=True)
+        copy_parts(source, copy)
+        _make_current(model, source.code)
         db.session.add(copy)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return copy
+
+
+def _copy_steps(source: FormDefinition, copy: FormDefinition) -> None:
+    for step in source.steps:
+        new_step = FormStep(position=step.position, title=step.title)
+        new_step.fields = [FormField(position=f.position, name=f.name, label=f.label, field_type=f.field_type,
+                                     required=f.required, options=list(f.options) if f.options else None,
+                                     regex=f.regex, help_text=f.help_text, prefill=f.prefill)
+                           for f in step.fields]
+        copy.steps.append(new_step)
+
+
+def _copy_states_and_transitions(source: WorkflowDefinition, copy: WorkflowDefinition) -> None:
+    states = {}
+    for state in source.states:
+        states[state.id] = WorkflowState(
+            code=state.code, staff_label=state.staff_label, customer_label=state.customer_label,
+            position=state.position, is_initial=state.is_initial, is_closing=state.is_closing,
+            dialogue_allowed=state.dialogue_allowed, sla_hours=state.sla_hours, sla_paused=state.sla_paused)
+        copy.states.append(states[state.id])
+    for transition in source.transitions:
+        copy.transitions.append(WorkflowTransition(
+            from_state=states[transition.from_state_id], to_state=states[transition.to_state_id],
+            label=transition.label, allowed_role=transition.allowed_role))
 
 
 def _make_current(model, code: str) -> None:
