@@ -67,38 +67,48 @@ def _profile(attr: str) -> Callable[[Any, Any], Any]:
     return lambda user, contract: getattr(user, attr, None) if user is not None else None
 
 
+def _paths(prefix: str, getter: Callable[[str], Callable[[Any, Any], Any]], labels: dict) -> dict:
+    """Prefill paths `prefix.attr`, each with its label for admins and `getter(attr)` reading it."""
+    return {f"{prefix}.{attr}": (label, getter(attr)) for attr, label in labels.items()}
+
+
 #: The only paths a FormField.prefill may name: path → (label for admins, getter(user, contract)).
 #: A fixed allow-list, so an admin cannot make a form read arbitrary attributes of the user or contract.
 PREFILL_PATHS: dict[str, tuple[Any, Callable[[Any, Any], Any]]] = {
-    "profile.full_name": (_l("Profile: full name"), _profile("full_name")),
-    "profile.last_name": (_l("Profile: last name"), _profile("last_name")),
-    "profile.first_name": (_l("Profile: first name"), _profile("first_name")),
-    "profile.patronymic": (_l("Profile: patronymic"), _profile("patronymic")),
-    "profile.phone": (_l("Profile: phone"), _profile("phone")),
-    "profile.email": (_l("Profile: e-mail"), _profile("email")),
-    "profile.organisation": (_l("Profile: organisation"), _profile("organisation")),
-    "profile.position": (_l("Profile: position"), _profile("position")),
-    "profile.address": (_l("Profile: address"), _profile("address")),
-    "profile.inn": (_l("Profile: INN"), _profile("inn")),
-    "contract.number": (_l("Contract: number"), _contract("number")),
-    "contract.account_number": (_l("Contract: account number"), _contract("account_number")),
+    **_paths("profile", _profile, {
+        "full_name": _l("Profile: full name"),
+        "last_name": _l("Profile: last name"),
+        "first_name": _l("Profile: first name"),
+        "patronymic": _l("Profile: patronymic"),
+        "phone": _l("Profile: phone"),
+        "email": _l("Profile: e-mail"),
+        "organisation": _l("Profile: organisation"),
+        "position": _l("Profile: position"),
+        "address": _l("Profile: address"),
+        "inn": _l("Profile: INN"),
+    }),
+    **_paths("contract", _contract, {
+        "number": _l("Contract: number"),
+        "account_number": _l("Contract: account number"),
+    }),
     "contract.branch.name": (_l("Contract: branch"),
                              lambda user, contract: contract.branch.name if contract is not None else None),
-    "contract.counterparty.full_name": (_l("Customer: full name"), _counterparty("full_name")),
-    "contract.counterparty.short_name": (_l("Customer: short name"), _counterparty("short_name")),
-    "contract.counterparty.inn": (_l("Customer: INN"), _counterparty("inn")),
-    "contract.counterparty.kpp": (_l("Customer: KPP"), _counterparty("kpp")),
-    "contract.counterparty.ogrn": (_l("Customer: OGRN"), _counterparty("ogrn")),
-    "contract.counterparty.okpo": (_l("Customer: OKPO"), _counterparty("okpo")),
-    "contract.counterparty.legal_address": (_l("Customer: legal address"), _counterparty("legal_address")),
-    "contract.counterparty.postal_address": (_l("Customer: postal address"), _counterparty("postal_address")),
-    "contract.counterparty.phone": (_l("Customer: phone"), _counterparty("phone")),
-    "contract.counterparty.email": (_l("Customer: e-mail"), _counterparty("email")),
-    "contract.counterparty.bank_name": (_l("Customer: bank"), _counterparty("bank_name")),
-    "contract.counterparty.bank_bik": (_l("Customer: bank BIK"), _counterparty("bank_bik")),
-    "contract.counterparty.bank_account": (_l("Customer: bank account"), _counterparty("bank_account")),
-    "contract.counterparty.bank_corr_account": (_l("Customer: correspondent account"),
-                                                _counterparty("bank_corr_account")),
+    **_paths("contract.counterparty", _counterparty, {
+        "full_name": _l("Customer: full name"),
+        "short_name": _l("Customer: short name"),
+        "inn": _l("Customer: INN"),
+        "kpp": _l("Customer: KPP"),
+        "ogrn": _l("Customer: OGRN"),
+        "okpo": _l("Customer: OKPO"),
+        "legal_address": _l("Customer: legal address"),
+        "postal_address": _l("Customer: postal address"),
+        "phone": _l("Customer: phone"),
+        "email": _l("Customer: e-mail"),
+        "bank_name": _l("Customer: bank"),
+        "bank_bik": _l("Customer: bank BIK"),
+        "bank_account": _l("Customer: bank account"),
+        "bank_corr_account": _l("Customer: correspondent account"),
+    }),
 }
 
 
