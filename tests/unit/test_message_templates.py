@@ -136,3 +136,15 @@ def test_huge_string_is_refused_instead_of_built_when_checked(db):
     problems = _problems("signup.code", "Код {{ code }}", "{{ code * 100000000 }}")
 
     assert problems and problems[0].startswith("Текст: шаблон пытается выполнить небезопасную операцию")
+
+
+def test_default_goes_out_when_an_edit_fails_on_real_data(db):
+    # Passes on the sample (one object) but not for a whole-contract grant (no objects).
+    mt.save_template("contract.role_granted", "ru", "Роль {{ role }}", "Первый объект: {{ objects[0].code }}")
+    context = {"role": "Менеджер", "contract_number": "1", "counterparty": "ООО «Ромашка»", "objects": [],
+               "portal_url": ""}
+
+    subject, body = mt.render_message("contract.role_granted", "ru", context)
+
+    assert subject == "Договор 1: вам назначена роль Менеджер"
+    assert "Вам назначена роль «Менеджер» по договору 1 (ООО «Ромашка»)." in body
