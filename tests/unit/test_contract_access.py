@@ -19,6 +19,9 @@ SPEC_TABLE = {
     Capability.MANAGE_ROLES: (False, False, False, True),
     # Not in the SPEC's table; decided in crm/access.py: the roles acting for the whole contract.
     Capability.EDIT_CONTACT_PERSONS: (False, False, True, True),
+    # Not in the SPEC's table either; decided in crm/services/appeal_portal.py: the roles acting for the whole
+    # contract see every appeal of it, the others only their own.
+    Capability.VIEW_CONTRACT_APPEALS: (False, False, True, True),
 }
 
 CELLS = [pytest.param(capability, role, allowed, id=f"{capability.value}-{role}")
