@@ -122,14 +122,18 @@ def _walk_up(section: AppealTopic, attr: str) -> str | None:
     return None
 
 
+def current_version(model: type[FormDefinition] | type[WorkflowDefinition], code: str):
+    """The current version of the form or workflow `code`; None when there is none."""
+    return db.session.scalars(select(model).where(model.code == code, model.is_current.is_(True))
+                              .order_by(model.version.desc())).first()
+
+
 def current_form(section: AppealTopic) -> FormDefinition | None:
     """The current version of the form a section (or its parent) names; None when it has no form."""
     code = _walk_up(section, "form_code")
     if code is None:
         return None
-    form = db.session.scalars(select(FormDefinition).where(
-        FormDefinition.code == code, FormDefinition.is_current.is_(True))
-        .order_by(FormDefinition.version.desc())).first()
+    form = current_version(FormDefinition, code)
     if form is None:
         raise AppealConfigError(_("The form “%(code)s” of this section does not exist.", code=code))
     return form
@@ -138,9 +142,7 @@ def current_form(section: AppealTopic) -> FormDefinition | None:
 def current_workflow(section: AppealTopic) -> WorkflowDefinition:
     """The current version of the workflow a section (or its parent) names, else the default one."""
     code = _walk_up(section, "workflow_code") or DEFAULT_WORKFLOW_CODE
-    workflow = db.session.scalars(select(WorkflowDefinition).where(
-        WorkflowDefinition.code == code, WorkflowDefinition.is_current.is_(True))
-        .order_by(WorkflowDefinition.version.desc())).first()
+    workflow = current_version(WorkflowDefinition, code)
     if workflow is None:
         raise AppealConfigError(_("The workflow “%(code)s” of this section does not exist.", code=code))
     return workflow

@@ -47,7 +47,7 @@ from crm.services.appeal_config import (
     refuse_workflow_edit,
     workflow_is_live,
 )
-from crm.services.appeal_forms import FIELD_TYPE_LABELS, PREFILL_PATHS
+from crm.services.appeal_forms import FIELD_TYPE_LABELS, PREFILL_PATHS, current_version
 from crm.views.common import CrmModelView, EagerSQLAInterface, add_category_views, optional, timestamp, yes_no
 from crm.views.labels import labels
 from crm.views.staff import staff_user_ids
@@ -119,14 +119,6 @@ def _current_rows(definition, part=None):
     return db.session.scalars(query.where(definition.is_current.is_(True))).all()
 
 
-def _current_definition(definition, code: str | None):
-    """The current version of the form or workflow `code`, or None."""
-    if not code:
-        return None
-    return db.session.scalars(select(definition).where(definition.code == code,
-                                                       definition.is_current.is_(True))).first()
-
-
 def _code_problem(code: str) -> str | None:
     """Why `code` cannot be a catalogue, form or workflow code (None when it can)."""
     if re.fullmatch(r"[a-z][a-z0-9_]{0,63}", code or ""):
@@ -146,7 +138,14 @@ def _query_field(label, query, get_label, required=True):
                             validators=[DataRequired()] if required else [Optional()])
 
 
-class _CheckedView(CrmModelView):
+class _ConfigView(CrmModelView):
+    """A view of this area: admins only unless it says otherwise, the area's column labels."""
+
+    staff_access = ADMIN_ONLY
+    label_columns = labels(**LABELS)
+
+
+class _CheckedView(_ConfigView):
     """Add and edit run the same `_check(item)`, which raises to refuse the save (nothing is written)."""
 
     def pre_add(self, item):
@@ -190,10 +189,8 @@ class AppealTopicView(_CheckedView):
 
     route_base = "/admin/appeal-topics"
     datamodel = EagerSQLAInterface(AppealTopic)
-    staff_access = ADMIN_ONLY
     list_title = _l("Appeal topics and sections")
     show_title = add_title = edit_title = _l("Appeal topic or section")
-    label_columns = labels(**LABELS)
     list_columns = ["code", "name", "level", "parent", "position", "form_code", "workflow_code", "requires_contract",
                     "active"]
     show_columns = add_columns = edit_columns = ["parent", "level", "code", "name", "position", "active",
@@ -220,12 +217,12 @@ class AppealTopicView(_CheckedView):
         item.form_code = (item.form_code or "").strip() or None
         item.workflow_code = (item.workflow_code or "").strip() or None
         with db.session.no_autoflush:
-            form = _current_definition(FormDefinition, item.form_code)
+            form = current_version(FormDefinition, item.form_code) if item.form_code else None
             if item.form_code and form is None:
                 problems.append(gettext("There is no form with the code “%(code)s”.", code=item.form_code))
             elif form:
                 problems += _problems(check_form, form)
-            workflow = _current_definition(WorkflowDefinition, item.workflow_code)
+            workflow = current_version(WorkflowDefinition, item.workflow_code) if item.workflow_code else None
             if item.workflow_code and workflow is None:
                 problems.append(gettext("There is no workflow with the code “%(code)s”.", code=item.workflow_code))
             elif workflow:
@@ -239,10 +236,8 @@ class FormFieldView(_DefinitionPartView):
 
     route_base = "/admin/appeal-form-fields"
     datamodel = EagerSQLAInterface(FormField)
-    staff_access = ADMIN_ONLY
     list_title = _l("Form fields")
     show_title = add_title = edit_title = _l("Form field")
-    label_columns = labels(**LABELS)
     list_columns = ["step", "position", "name", "label", "field_type", "required", "prefill"]
     show_columns = ["step", "position", "name", "label", "field_type", "required", "options", "regex", "help_text",
                     "prefill"]
@@ -293,10 +288,8 @@ class FormFieldView(_DefinitionPartView):
 class FormStepView(_DefinitionPartView):
     route_base = "/admin/appeal-form-steps"
     datamodel = EagerSQLAInterface(FormStep)
-    staff_access = ADMIN_ONLY
     list_title = _l("Form steps")
     show_title = add_title = edit_title = _l("Form step")
-    label_columns = labels(**LABELS)
     list_columns = ["form", "position", "title"]
     show_columns = add_columns = edit_columns = ["form", "position", "title"]
     base_order = ("position", "asc")
@@ -308,13 +301,11 @@ class FormStepView(_DefinitionPartView):
     refuse_edit = staticmethod(refuse_form_edit)
 
 
-class _VersionedView(CrmModelView):
+class _VersionedView(_ConfigView):
     """Shared by forms and workflows: version 1 on add, «New version» action, old versions read-only."""
 
     copy_version = None  # the service function copying a version
     refuse_edit = None
-    staff_access = ADMIN_ONLY
-    label_columns = labels(**LABELS)
     list_columns = show_columns = ["code", "name", "version", "is_current", "created_at"]
     add_columns = ["code", "name"]
     edit_columns = ["name"]
@@ -383,10 +374,8 @@ class FormDefinitionView(_VersionedView):
 class WorkflowStateView(_DefinitionPartView):
     route_base = "/admin/appeal-workflow-states"
     datamodel = EagerSQLAInterface(WorkflowState)
-    staff_access = ADMIN_ONLY
     list_title = _l("Workflow states")
     show_title = add_title = edit_title = _l("Workflow state")
-    label_columns = labels(**LABELS)
     list_columns = ["workflow", "position", "code", "staff_label", "customer_label", "sla_hours", "sla_paused",
                     "dialogue_allowed", "is_initial", "is_closing"]
     show_columns = add_columns = edit_columns = ["workflow", "position", "code", "staff_label", "customer_label",
@@ -421,10 +410,8 @@ class WorkflowStateView(_DefinitionPartView):
 class WorkflowTransitionView(_DefinitionPartView):
     route_base = "/admin/appeal-workflow-transitions"
     datamodel = EagerSQLAInterface(WorkflowTransition)
-    staff_access = ADMIN_ONLY
     list_title = _l("Workflow transitions")
     show_title = add_title = edit_title = _l("Workflow transition")
-    label_columns = labels(**LABELS)
     list_columns = ["workflow", "from_state", "to_state", "label", "allowed_role"]
     show_columns = add_columns = edit_columns = ["workflow", "from_state", "to_state", "label", "allowed_role"]
     choice_columns = {"allowed_role": ROLE_CHOICES}
@@ -461,7 +448,6 @@ class CannedReplyView(_CheckedView):
     staff_access = {"Curator": "read"}
     list_title = _l("Canned replies")
     show_title = add_title = edit_title = _l("Canned reply")
-    label_columns = labels(**LABELS)
     list_columns = ["title", "section", "active"]
     show_columns = add_columns = edit_columns = ["title", "body", "section", "active"]
     search_columns = ["title", "body", "section", "active"]
@@ -480,13 +466,11 @@ class CannedReplyView(_CheckedView):
             raise _refuse(ConfigInvalidError(problems))
 
 
-class AssignmentRuleView(CrmModelView):
+class AssignmentRuleView(_ConfigView):
     route_base = "/admin/assignment-rules"
     datamodel = EagerSQLAInterface(AssignmentRule)
-    staff_access = ADMIN_ONLY
     list_title = _l("Assignment rules")
     show_title = add_title = edit_title = _l("Assignment rule")
-    label_columns = labels(**LABELS)
     list_columns = ["name", "branch", "section", "active"]
     show_columns = add_columns = edit_columns = ["name", "branch", "section", "users", "active"]
     search_columns = ["name", "branch", "section", "active"]
