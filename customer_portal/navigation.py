@@ -112,11 +112,9 @@ def menu_for(grant: ContractGrant | None, items: list[MenuItem] | None = None) -
 
 
 def _unread_appeals() -> int:
-    from flask_login import current_user
+    from customer_portal.notifications import layout_state
 
-    from crm.services.appeal_portal import unread_appeals_count
-
-    return unread_appeals_count(current_user)
+    return layout_state()["bell"].appeals  # counted in the bell's statement: no extra one
 
 
 def _unread_notifications() -> int:

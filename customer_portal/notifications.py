@@ -22,10 +22,12 @@ from customer_portal.context import safe_next
 
 
 def layout_state() -> dict:
-    """The bell counts, pending modals and open banners for the layout: two statements, once per request."""
+    """The bell and appeals counts, pending modals and open banners for the layout, once per request: one
+    statement, and a second only while a modal or banner waits."""
     if "portal_inbox" not in g:
-        top = inbox.top_of_page(current_user)
-        g.portal_inbox = {"bell": inbox.bell_counts(current_user), "inbox_modals": top.modals,
+        counts = inbox.bell_counts(current_user)
+        top = inbox.top_of_page(current_user) if counts.top_of_page else inbox.TopOfPage([], [])
+        g.portal_inbox = {"bell": counts, "inbox_modals": top.modals,
                           "inbox_banners": top.banners, "inbox_goto": _safe_goto}
     return g.portal_inbox
 

@@ -75,12 +75,17 @@ def visible_clause(user_id: int):
     return or_(own, for_contract)
 
 
+def unread_appeals_query(user_id: int):
+    """SELECT of how many visible appeals have a reply the customer has not read (the menu badge); the
+    portal's layout folds it into the bell's statement (crm/services/inbox.py `bell_counts`)."""
+    return select(func.count(Appeal.id)).where(Appeal.customer_unread.is_(True), visible_clause(user_id))
+
+
 def unread_appeals_count(user) -> int:
-    """How many visible appeals have a reply the customer has not read (ONE query; the menu badge)."""
+    """How many visible appeals have a reply the customer has not read (ONE query)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return 0
-    return db.session.scalar(
-        select(func.count(Appeal.id)).where(Appeal.customer_unread.is_(True), visible_clause(user.id))) or 0
+    return db.session.scalar(unread_appeals_query(user.id)) or 0
 
 
 @dataclass

@@ -90,8 +90,13 @@ def _news_unread(user_id: int):
 
 @dataclass(frozen=True)
 class BellCounts:
+    """What the header of every portal page shows: the bell, the appeals badge, and whether any modal or
+    banner waits (only then does the layout load them)."""
+
     notifications: int
     news: int
+    appeals: int = 0
+    top_of_page: int = 0
 
     @property
     def total(self) -> int:
@@ -99,7 +104,10 @@ class BellCounts:
 
 
 def bell_counts(user) -> BellCounts:
-    """Unread listed notifications and unread news of `user`, in ONE statement (it runs on every page)."""
+    """Unread listed notifications and news, appeals with an unread reply, and the number of modals and
+    banners waiting, of `user`, in ONE statement (it runs on every page)."""
+    from crm.services.appeal_portal import unread_appeals_query
+
     now = clock.now()
     unread_notifications = (select(func.count(NotificationDelivery.id))
                             .join(Notification, Notification.id == NotificationDelivery.notification_id)
@@ -107,8 +115,12 @@ def bell_counts(user) -> BellCounts:
                             .scalar_subquery())
     unread_news = (select(func.count(News.id)).where(_visible_news(user.id, now), _news_unread(user.id))
                    .scalar_subquery())
-    row = db.session.execute(select(unread_notifications, unread_news)).one()
-    return BellCounts(int(row[0] or 0), int(row[1] or 0))
+    waiting = (select(func.count(NotificationDelivery.id))
+               .join(Notification, Notification.id == NotificationDelivery.notification_id)
+               .where(*_top_of_page_clauses(user.id, now)).scalar_subquery())
+    row = db.session.execute(select(unread_notifications, unread_news,
+                                    unread_appeals_query(user.id).scalar_subquery(), waiting)).one()
+    return BellCounts(*(int(value or 0) for value in row))
 
 
 def bell_count(user) -> int:
@@ -206,6 +218,12 @@ class TopOfPage:
     banners: list[InboxItem]
 
 
+def _top_of_page_clauses(user_id: int, now: datetime) -> tuple:
+    return (NotificationDelivery.user_id == user_id, _started(now), _not_ended(now),
+            or_(and_(Notification.kind == "modal", NotificationDelivery.confirmed_at.is_(None)),
+                and_(Notification.kind == "banner", NotificationDelivery.dismissed_at.is_(None))))
+
+
 def top_of_page(user) -> TopOfPage:
     """Modals not yet confirmed and banners not yet closed whose window is open, oldest first, in one
     statement (the layout shows them on every page)."""
@@ -213,9 +231,7 @@ def top_of_page(user) -> TopOfPage:
     rows = db.session.execute(
         select(NotificationDelivery, Notification)
         .join(Notification, Notification.id == NotificationDelivery.notification_id)
-        .where(NotificationDelivery.user_id == user.id, _started(now), _not_ended(now),
-               or_(and_(Notification.kind == "modal", NotificationDelivery.confirmed_at.is_(None)),
-                   and_(Notification.kind == "banner", NotificationDelivery.dismissed_at.is_(None))))
+        .where(*_top_of_page_clauses(user.id, now))
         .order_by(NotificationDelivery.delivered_at, NotificationDelivery.id)).all()
     items = [InboxItem(delivery, notification) for delivery, notification in rows]
     return TopOfPage(modals=[item for item in items if item.notification.kind == "modal"],

@@ -82,7 +82,8 @@ def test_every_document_of_the_last_year_is_listed_newest_first_when_no_filter_i
     assert "6 документов" in page
     assert set(_numbers(page)) == {"СФ-0131-К", "П-7", "С-0201", "СФ-0131", "АПП-0131", "АС-2025-4"}
     assert _numbers(page)[:3] == ["СФ-0131-К", "П-7", "С-0201"]
-    assert counter.count <= 8, counter.statements
+    # 8 for the page, 1 for the header (bell, news, appeals badge, waiting modals: one statement)
+    assert counter.count <= 9, counter.statements
 
 
 @pytest.mark.parametrize(("doc_type", "numbers"), [

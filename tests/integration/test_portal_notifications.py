@@ -249,6 +249,7 @@ def test_bell_costs_the_same_statements_when_user_has_1_or_30_notifications(app,
     with data(app):
         few, many = _customer("few@inbox.example"), _customer("many@inbox.example")
         f.delivery(few, "Одно")
+        f.delivery(few, "Баннер", kind="banner")   # both users have a banner or modal waiting: same page shape
         for n in range(30):
             f.delivery(many, f"Уведомление {n}", kind=("bell", "modal", "banner")[n % 3],
                        read_at=NOW if n % 4 == 0 else None)
@@ -263,7 +264,7 @@ def test_bell_costs_the_same_statements_when_user_has_1_or_30_notifications(app,
 
     few_count, few_page = statements("few@inbox.example")
     many_count, many_page = statements("many@inbox.example")
-    assert 'data-bell-count aria-hidden="true">2<' in few_page       # one notification + one news
+    assert 'data-bell-count aria-hidden="true">3<' in few_page       # two notifications + one news
     assert 'data-bell-count aria-hidden="true">23<' in many_page     # 22 unread + one news
     assert few_count == many_count
 
