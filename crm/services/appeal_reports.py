@@ -140,12 +140,6 @@ def _counts(label_column, conditions, *, join=None, outer=True):
     return [(label, int(total), int(opened or 0)) for label, total, opened in db.session.execute(query)]
 
 
-def _state_labels() -> dict[str, str]:
-    """State code → the staff label of its newest definition (codes are shared across versions)."""
-    rows = db.session.execute(select(WorkflowState.code, WorkflowState.staff_label).order_by(WorkflowState.id))
-    return {code: label for code, label in rows}
-
-
 def build_report(chosen: ReportFilter, branch_ids: set[int] | None = None, now: datetime | None = None) -> AppealReport:
     """The report for the filter; `branch_ids` limits it to a curator's branches (None = every branch)."""
     now = now or clock.now()
@@ -166,9 +160,11 @@ def build_report(chosen: ReportFilter, branch_ids: set[int] | None = None, now: 
     total, opened, with_sla, breached_count, first_response, resolution = totals
     total, opened = int(total or 0), int(opened or 0)
 
-    labels = _state_labels()
-    by_status = [(labels.get(code, code), count, open_count)
-                 for code, count, open_count in _counts(Appeal.state_code, conditions)]
+    # A state is named by the staff label of the appeal's own (pinned) workflow: the same code may mean
+    # different things in different workflows, and the same label in two workflows is one row.
+    status = func.coalesce(WorkflowState.staff_label, Appeal.state_code)
+    by_status = _counts(status, conditions, join=(WorkflowState, and_(WorkflowState.workflow_id == Appeal.workflow_id,
+                                                                      WorkflowState.code == Appeal.state_code)))
     section = AppealTopic.name.label("section")
     by_section = _counts(section, conditions, join=(AppealTopic, AppealTopic.id == Appeal.section_id))
     curator = func.coalesce(CrmUser.last_name + " " + CrmUser.first_name, "")

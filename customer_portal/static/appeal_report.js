@@ -16,7 +16,7 @@
       new window.Chart(days.querySelector("canvas"), {
         type: "line",
         data: { labels: d.labels, datasets: [{ label: d.label, data: d.data, borderColor: "#1f6feb",
-                                               backgroundColor: "rgba(31,111,235,0.15)", fill: true, tension: 0.2 }] },
+                                               backgroundColor: "rgba(31,111,235,0.15)", fill: true, tension: 0 }] },
         options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } }
       });
     }

@@ -86,11 +86,28 @@ def test_report_counts_groupings_and_sla_when_filtered_by_branch(app, site):
     assert report.avg_first_response_hours == 3.0          # (2 h + 4 h) / 2
     assert report.avg_resolution_hours == 10.0
     by = {part.title: {row[0]: row[1:] for row in part.rows} for part in report.breakdowns}
+    assert by["По статусам"] == {"Закрыто": (1, 0, 1), "В работе": (1, 1, 0), "Новое": (1, 1, 0)}
     assert by["По разделу"] == {"Вопрос по показаниям": (2, 2, 0), "Другой вопрос": (1, 0, 1)}
     assert sum(row[0] for row in by["По куратору"].values()) == 3
     assert by["По куратору"]["Не назначен"] == (1, 1, 0)
     assert sum(count for _day, count in report.per_day) == 3
     assert len(report.per_day) == 30
+
+
+def test_states_are_named_by_the_appeals_own_workflow_when_codes_repeat(app, site):
+    """"new" is «Новое» in the default workflow and «Новый запрос» in the access-rights one."""
+    with app.app_context():
+        from crm.models import Branch, CrmUser
+
+        north = db.session.get(Branch, site["north"])
+        customer = db.session.scalar(select(CrmUser).where(CrmUser.username == site["curator"]))
+        access = db.session.scalar(select(AppealTopic).where(AppealTopic.code == "access_rights"))
+        _appeal(customer, f.contract(f.counterparty(), north), access, state="new", created=NOW - timedelta(hours=2),
+                branch=north)
+        db.session.commit()
+        report = reports.build_report(reports.parse_filter({"branch": str(site["north"])}))
+    statuses = {row[0]: row[1] for row in report.breakdowns[0].rows}
+    assert statuses["Новое"] == 1 and statuses["Новый запрос"] == 1
 
 
 def test_period_excludes_older_appeals_and_every_branch_is_counted_without_a_filter(app, site):
