@@ -223,7 +223,7 @@ WORKFLOWS: dict[str, tuple[str, list[dict], list[tuple[str, str, str, str]]]] = 
 
 # Catalogue: topic → sections (→ subsections). A subsection inherits its section's form and workflow.
 TOPICS = [
-    dict(code="lkk", name="ЛКК ЮЛ", sections=[
+    dict(code="lkk", name="Личный кабинет клиента", sections=[
         dict(code="access_rights", name="Права доступа", form="access_rights", workflow="access_rights",
              requires_contract=True),
         dict(code="data_change", name="Изменение данных абонента", form="data_change", requires_contract=True),

@@ -197,7 +197,7 @@ class QueueRow:
     staff_unread: bool
     last_message_at: datetime
     created_at: datetime
-    branch_code: str | None
+    branch_name: str | None
     section_name: str
     assignee_name: str | None
     customer_name: str
@@ -351,7 +351,7 @@ def _rows(rows, result: QueuePage, now: datetime) -> list[QueueRow]:
     labels = {(wid, code): label for wid, code, label in db.session.execute(
         select(WorkflowState.workflow_id, WorkflowState.code, WorkflowState.staff_label)
         .where(WorkflowState.workflow_id.in_(sorted({row.workflow_id for row in rows}) or [-1])))}
-    branches = {branch.id: branch.code for branch in result.branches}
+    branches = {branch.id: branch.name for branch in result.branches}
     sections = {topic.id: topic.name for topic in result.sections}
     lines = []
     for row in rows:

@@ -19,6 +19,7 @@ from crm.models import (
     AppealMessage,
     AppealTopic,
     CannedReply,
+    Curator,
 )
 from crm.services.appeal_forms import current_form, current_workflow
 from crm.storage import get_storage
@@ -198,6 +199,9 @@ def seed_appeals(builder) -> None:
     db.session.add_all(CannedReply(title=title, body=body, section=_section(code) if code else None, active=True)
                        for title, body, code in CANNED_REPLIES)
     curator = builder.users["curator"]
+    # The demo curator works in their own branches only (the desk scopes by them): appeals of other
+    # branches wait for their branch's curators, unassigned.
+    curated = set(db.session.scalars(select(Curator.branch_id).where(Curator.user_id == curator.id)))
     sequence = max(db.session.scalar(select(func.max(Appeal.sequence))) or 0, 60)
     for spec in APPEALS:
         sequence += 1
@@ -217,7 +221,8 @@ def seed_appeals(builder) -> None:
             person_type=letters, author=author, contract=contract, energy_object=obj, branch=contract.branch,
             topic=_top(section), section=section, form=form, workflow=workflow,
             state_code=spec["state"], channel="portal", title=spec["title"], form_data=form_data,
-            created_at=created, assignee=None if spec.get("unassigned") else curator,
+            created_at=created,
+            assignee=None if spec.get("unassigned") or contract.branch_id not in curated else curator,
             customer_unread=spec.get("customer_unread", False), staff_unread=spec.get("staff_unread", False))
         initial = next(state.code for state in workflow.states if state.is_initial)
         appeal.events.append(AppealEvent(actor_id=author.id, kind="created", to_state=initial, created_at=created))
@@ -229,7 +234,7 @@ def seed_appeals(builder) -> None:
             moment = created + (end - created) * (step + 1) / len(spec["path"])
             if step == 0 and appeal.assignee is not None:
                 appeal.events.append(AppealEvent(actor_id=curator.id, kind="assigned", created_at=moment,
-                                                 detail={"assignee": curator.username}))
+                                                 detail={"from": None, "to": curator.id}))
             appeal.events.append(AppealEvent(actor_id=actor.id, kind="transition", from_state=previous,
                                              to_state=target, created_at=moment))
             previous = target

@@ -76,7 +76,7 @@ def test_definitions_are_created_once_when_ensure_runs_twice(seeded):
     # A subsection inherits its section's form and workflow.
     assert current_form(_section(db, "contract_conclusion_legal")).id == energy.id
     access = _section(db, "access_rights")
-    assert access.requires_contract and access.parent.name == "ЛКК ЮЛ"
+    assert access.requires_contract and access.parent.name == "Личный кабинет клиента"
     fields = {fl.name: fl for s in current_form(access).steps for fl in s.fields}
     assert {"full_name", "position", "reason", "power_of_attorney"} <= set(fields)
     assert fields["power_of_attorney"].field_type == "file" and fields["power_of_attorney"].required
