@@ -56,10 +56,13 @@ ADMIN_ONLY: dict[str, str] = {}  # Admin holds every permission; no other staff 
 LEVELS = [("topic", _l("Topic")), ("section", _l("Section")), ("subsection", _l("Subsection"))]
 FIELD_TYPES = list(FIELD_TYPE_LABELS.items())
 PREFILL_CHOICES = [(path, label) for path, (label, _getter) in PREFILL_PATHS.items()]
-ROLE_CHOICES = [(role, role) for role in STAFF_ROLES] + [(CUSTOMER_ROLE, _l("Customer (the appeal's author)"))]
+ROLE_NAMES = {"Admin": _l("Administrator"), "Curator": _l("Curator"), "Billing operator": _l("Billing operator"),
+              "Auditor": _l("Auditor")}
+ROLE_CHOICES = [(role, ROLE_NAMES.get(role, role)) for role in STAFF_ROLES] + [
+    (CUSTOMER_ROLE, _l("Customer (the appeal's author)"))]
 
 LABELS = dict(
-    parent=_l("Parent"), level=_l("Level"), position=_l("Position"), form_code=_l("Form code"),
+    parent=_l("Parent"), level=_l("Level"), position=_l("Order"), form_code=_l("Form code"),
     workflow_code=_l("Workflow code"), requires_contract=_l("Requires a contract"), version=_l("Version"),
     is_current=_l("Current version"), steps=_l("Steps"), form=_l("Form"), title=_l("Title"), step=_l("Step"),
     label=_l("Label"), field_type=_l("Field type"), required=_l("Required"), options_text=_l("Options"),
