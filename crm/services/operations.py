@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 
 from crm import clock
@@ -176,14 +177,28 @@ class Schedule:
     jobs: list[dict] = field(default_factory=list)
 
 
+#: What each periodic job does, for the operations page (staff read Russian; the code path stays beside it).
+JOB_TITLES = {
+    "sweep_outbox_job": _l("Send e-mails waiting in the outbox (and retry stuck ones)"),
+    "remove_expired_bindings_job": _l("Remove contract bindings not confirmed within 24 hours"),
+    "block_unactivated_accounts_job": _l("Block accounts not activated in time"),
+    "readings_reminders_job": _l("Send reminders about the readings period"),
+    "send_scheduled_notifications_job": _l("Send notifications whose scheduled time has come"),
+    "expire_appeal_drafts_job": _l("Delete appeal drafts older than a month, with their files"),
+    "escalate_appeals_job": _l("Escalate appeals past their SLA to the branch lead"),
+}
+
+
 def scheduled_jobs() -> Schedule:
     """The periodic jobs of workflows/schedule.py with their interval, and — from the RQ cron
     scheduler's registry in Redis — when each was last enqueued and will be next. The in-process
     scheduler keeps its times in the web process's memory only, so there they are not known."""
     from workflows.schedule import PERIODIC_JOBS
 
-    jobs = [{"name": f"{job.__module__}.{job.__name__}", "doc": (job.__doc__ or "").strip().splitlines()[0]
-             if job.__doc__ else "", "interval": interval, "last_run": None, "next_run": None}
+    jobs = [{"name": f"{job.__module__}.{job.__name__}",
+             "doc": str(JOB_TITLES[job.__name__]) if job.__name__ in JOB_TITLES
+             else (job.__doc__ or "").strip().splitlines()[0] if job.__doc__ else "",
+             "interval": interval, "last_run": None, "next_run": None}
             for job, interval in PERIODIC_JOBS]
     if in_process():
         return Schedule(source="in-process", jobs=jobs)

@@ -288,3 +288,17 @@ def test_page_answers_200_saying_redis_is_unavailable_when_redis_is_down(rq_app,
     page = _text(response)
     assert "Redis недоступен" in page
     assert "Ошибка доставки: 1" in _plain(response), "the outbox part still works"
+
+
+def test_every_periodic_job_is_described_in_russian_on_the_page(app):
+    """Operators read what a job does, not its code path only (the path stays beside it)."""
+    from crm.services.operations import JOB_TITLES
+    from workflows.schedule import PERIODIC_JOBS
+
+    assert {job.__name__ for job, _interval in PERIODIC_JOBS} <= set(JOB_TITLES)
+    with app.test_request_context():
+        from crm.services.operations import scheduled_jobs
+
+        titles = [job["doc"] for job in scheduled_jobs().jobs]
+    assert "Отправка писем из очереди (и повтор зависших)" in titles
+    assert all(any("а" <= ch <= "я" for ch in title.lower()) for title in titles)
