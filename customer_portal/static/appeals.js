@@ -50,10 +50,24 @@
       var subsections = filterOptions(subsection, "data-section", section.value);
       subsection.disabled = subsections === 0;
       subsection.required = subsections > 0;
-      if (subsections > 0 && subsection.options[0]) {
-        subsection.options[0].textContent = subsection.getAttribute("data-choose-text") || subsection.options[0].textContent;
+      var empty = subsection.options[0];
+      if (empty) {
+        if (!empty.hasAttribute("data-none-text")) { empty.setAttribute("data-none-text", empty.textContent); }
+        empty.textContent = subsections > 0 ? (subsection.getAttribute("data-choose-text") || empty.textContent)
+                                            : empty.getAttribute("data-none-text");
       }
     };
+    /* A choice made after a refused submit clears that field's error. */
+    var clearError = function (event) {
+      var select = event.target;
+      select.classList.remove("is-invalid");
+      select.removeAttribute("aria-invalid");
+      var error = document.getElementById(select.id + "-error");
+      if (error) { error.remove(); }
+    };
+    [contract, object, section, subsection].forEach(function (select) {
+      if (select) { select.addEventListener("change", clearError); }
+    });
     contract.addEventListener("change", update);
     section.addEventListener("change", update);
     update();
