@@ -46,6 +46,8 @@ class Config:
     # Appeals (B4): an appeal whose SLA is breached is e-mailed to its branch lead; when true it is
     # also reassigned to the lead.
     APPEAL_ESCALATION_REASSIGN = _env_bool("APPEAL_ESCALATION_REASSIGN", False)
+    # Help (C15): where "Ask a question" goes when the asker chose no contract (else to the branch's e-mail).
+    CONTACT_CENTRE_EMAIL = _env("CONTACT_CENTRE_EMAIL", "contact-centre@energo.example")
     # Payments (SPEC C11): the provider ("test" = the built-in test acquirer at /test-acquirer/), the
     # secret its callbacks are signed with (derived from SECRET_KEY when unset), how old a callback
     # may be, and the largest amount of one payment.
