@@ -11,9 +11,11 @@ through /portal/login (CSRF token from the form, cookies kept by hand: the produ
 is `__Host-…; Secure`, which a cookie jar would not send over plain http), checks that each page answers
 200 with that cookie (not a redirect to the login), and drives each with wrk for `--duration` seconds:
 the contract dashboard (the card of the director's first contract, `/portal/contracts/<id>/`) and the
-appeals list (`/portal/appeals/`). Printed per page: requests/s, median and p99 latency, non-2xx
-responses and socket errors, with the target (≥ 600 req/s for the contract dashboard) and the load
-average of the machine before and after. gunicorn is stopped at the end, also on errors.
+appeals list (`/portal/appeals/`), then /healthz as a yardstick (no session, one `SELECT 1`: what
+gunicorn, Flask and a database round trip cost alone on this machine). Printed per page: requests/s,
+median and p99 latency, non-2xx responses and socket errors, with the target (≥ 600 req/s for the
+contract dashboard) and the load average of the machine before and after. gunicorn is stopped at the
+end, also on errors.
 
 wrk is a system package: `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk`.
 """
@@ -257,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--no-yardstick", action="store_true",
+                        help="skip /healthz (one SELECT 1, no session): the ceiling of the stack itself")
     args = parser.parse_args(argv)
 
     if shutil.which("wrk") is None:
@@ -277,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
                          ("appeals list", "/portal/appeals/")]
                 for _, path in pages:
                     check_page(base, path, cookies)
+                if not args.no_yardstick:
+                    pages.append(("yardstick /healthz", "/healthz"))
                 before = load_average()
                 runs = []
                 for name, path in pages:
