@@ -136,11 +136,13 @@ def wait_until_up(port: int, proc: subprocess.Popen, log_path: Path, timeout: fl
         if proc.poll() is not None:
             raise SystemExit(f"gunicorn exited with {proc.returncode}; see {log_path}")
         try:
-            status, _, _ = request("GET", f"http://127.0.0.1:{port}/healthz", {})
-            if status == 200:
-                return
+            status, _, body = request("GET", f"http://127.0.0.1:{port}/healthz", {})
         except OSError:
-            pass
+            status, body = 0, ""
+        if status == 200:
+            return
+        if status:
+            raise SystemExit(f"/healthz answered {status}: {body[:300]}")
         time.sleep(0.3)
     raise SystemExit(f"gunicorn did not answer /healthz within {timeout:.0f} s; see {log_path}")
 
