@@ -140,7 +140,7 @@ def _read_limited(file_storage) -> bytes:
     try:
         stream.seek(0)  # a caller may validate first and store the same upload afterwards
     except (AttributeError, OSError, ValueError):
-        pass
+        pass  # a stream that cannot rewind is read once: it is only validated, never stored after
     return data or b""
 
 

@@ -158,6 +158,7 @@ class _CheckedView(_ConfigView):
         self._check(item)
 
     def _check(self, item) -> None:
+        """Raise the service's error when `item` breaks a rule; every subclass says which rules."""
         raise NotImplementedError
 
 
