@@ -1,9 +1,10 @@
 """Cross-cutting HTTP concerns: health check, server-side sessions and security headers."""
 from __future__ import annotations
 
-from flask import Flask, flash, g, jsonify, request, session
+from flask import Flask, flash, g, jsonify, make_response, render_template, request, session
 from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from crm.extensions import csrf, db
 
@@ -71,6 +72,28 @@ def register_web(app: Flask) -> None:
         response = jsonify(status)
         response.headers["Cache-Control"] = "no-store"
         return response, code
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(error):
+        """The database is unreachable (a restart, a failover, the network) or refused the statement for
+        a transient reason: a clean 503 with Retry-After instead of a 500 and a traceback. Nothing is
+        needed to recover: the pool's pre-ping (config.py) replaces dead connections on the next
+        request. The page reads nothing from the database (tests/reliability/test_postgres_restart.py)."""
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                           str(getattr(error, "orig", error)).strip()[:200])
+        try:
+            db.session.rollback()
+        except Exception:  # noqa: BLE001 - the connection is gone; the pool discards it
+            pass
+        if request.path.startswith("/api/") or request.path == "/healthz":
+            response = jsonify({"status": "error", "db": "unavailable"})
+        else:
+            response = make_response(render_template("service_unavailable.html"))
+        response.status_code = 503
+        response.headers["Retry-After"] = "30"
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'"
+        return response
 
     _register_sessions(app)
 
