@@ -8,8 +8,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/crm_test
 PYTEST_ARGS ?=
+RELIABILITY_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/crm_test_reliability
 
-.PHONY: run test test-pg test-sqlite lint install translations worker bench db-upgrade init seed clean
+.PHONY: run test test-pg test-sqlite test-reliability lint install translations worker bench db-upgrade init seed clean
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,8 +46,14 @@ test: translations
 test-pg: install
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q $(PYTEST_ARGS) tests
 
+# tests/reliability run on PostgreSQL only (the production backend): quick in test-pg, full in test-reliability.
 test-sqlite: install
-	$(BIN)/pytest -q $(PYTEST_ARGS) tests
+	$(BIN)/pytest -q $(PYTEST_ARGS) --ignore=tests/reliability tests
+
+# Load, Redis outage, worker kill, PostgreSQL restart with full durations (docs/reliability.md).
+test-reliability: translations
+	bash scripts/ensure-services.sh
+	RELIABILITY_SECONDS=60 TEST_DATABASE_URL=$(RELIABILITY_PG_URL) $(BIN)/pytest -q -s $(PYTEST_ARGS) tests/reliability
 
 lint: install
 	$(BIN)/ruff check .
