@@ -59,6 +59,10 @@ class Config:
     # of at least EXPORT_EMAIL_MIN_ROWS rows are also e-mailed with a link.
     EXPORT_INLINE_MAX_ROWS = int(_env("EXPORT_INLINE_MAX_ROWS", "5000"))
     EXPORT_EMAIL_MIN_ROWS = int(_env("EXPORT_EMAIL_MIN_ROWS", "20000"))
+    # A task still "running" this long after it started lost its worker (killed, redeployed): it is
+    # queued once more, and fails with a message the second time. A task still "queued" this long
+    # lost its queue entry (Redis restarted without persistence): it is enqueued again.
+    TASK_STUCK_AFTER_MINUTES = int(_env("TASK_STUCK_AFTER_MINUTES", "15"))
 
     # Flask-AppBuilder: Alembic owns the schema, our security manager extends the user.
     APP_NAME = "Энергосбыт CRM"

@@ -22,6 +22,16 @@ def run_task_job(task_id: int) -> str:
     return tasks.run_task(task_id)
 
 
+def recover_interrupted_tasks_job() -> int:
+    """Requeue background tasks whose worker died or whose queue entry was lost."""
+    from crm.services import tasks
+
+    try:
+        return tasks.recover_interrupted()
+    finally:
+        db.session.remove()
+
+
 def sweep_outbox_job() -> int:
     """Re-enqueue outbox rows left pending or stuck."""
     from crm.services import outbox

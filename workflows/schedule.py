@@ -20,6 +20,7 @@ PERIODIC_JOBS = [
     (jobs.send_scheduled_notifications_job, 60),
     (jobs.expire_appeal_drafts_job, 3600),
     (jobs.escalate_appeals_job, 300),
+    (jobs.recover_interrupted_tasks_job, 300),
 ]
 
 

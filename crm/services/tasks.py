@@ -22,11 +22,12 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app, render_template
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from crm import clock
 from crm.extensions import db
@@ -196,3 +197,52 @@ def percent(task: BackgroundTask) -> int:
     if not task.total:
         return 0
     return max(0, min(100, task.progress * 100 // task.total))
+
+
+#: the mark a requeued task carries in its params, so a task that keeps killing its worker fails
+INTERRUPTED_KEY = "_interrupted"
+
+
+def recover_interrupted(stuck_after: timedelta | None = None) -> int:
+    """Give lost tasks a way out instead of a progress bar that never moves (SPEC W3, nothing lost).
+
+    A task still "running" `stuck_after` after it started lost its worker: it is queued again from
+    the start once, and fails with a message if it is interrupted again (a task that kills its
+    worker must not loop). A task still "queued" that long lost its queue entry (Redis restarted
+    empty): it is enqueued again — `run_task` claims a task once, so a duplicate entry is harmless.
+    Returns how many tasks were requeued or failed."""
+    from workflows.jobs import run_task_job
+    from workflows.queue import enqueue
+
+    if stuck_after is None:
+        stuck_after = timedelta(minutes=current_app.config.get("TASK_STUCK_AFTER_MINUTES", 15))
+    cutoff = clock.now() - stuck_after
+    lost = db.session.scalars(select(BackgroundTask.id).where(
+        BackgroundTask.status == TaskStatus.QUEUED.value, BackgroundTask.created_at <= cutoff)).all()
+    running = db.session.scalars(select(BackgroundTask).where(
+        BackgroundTask.status == TaskStatus.RUNNING.value, BackgroundTask.started_at <= cutoff)
+        .with_for_update(skip_locked=True)).all()
+    to_enqueue: list[int] = []
+    for task in running:
+        params = dict(task.params or {})
+        if params.get(INTERRUPTED_KEY):
+            task.status = TaskStatus.FAILED.value
+            task.finished_at = clock.now()
+            task.error = _("The task was interrupted twice and has been stopped. Try again; if it fails again, "
+                           "write to the support service.")
+            continue
+        params[INTERRUPTED_KEY] = 1
+        task.params = params
+        task.status = TaskStatus.QUEUED.value
+        task.progress = 0
+        task.started_at = None
+        to_enqueue.append(task.id)
+    db.session.commit()
+    for task_id in dict.fromkeys([*to_enqueue, *lost]):
+        try:
+            enqueue(run_task_job, task_id)
+        except Exception as exc:  # the queue is down: the next sweep tries again
+            log.warning("could not re-enqueue task %s: %s", task_id, exc)
+    if running or lost:
+        log.warning("tasks: %s interrupted, %s re-enqueued", len(running), len(lost))
+    return len(running) + len(lost)
