@@ -1,7 +1,7 @@
 """Time and memory of a large payment export (issue 5 acceptance 3; SPEC W3).
 
     .venv/bin/python -m bench.exports [--pg postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench_exports]
-                                      [--rows 200000] [--repeat 3]
+                                      [--rows 200000] [--repeat 3] [--no-sqlite]
 
 For each backend (a fresh SQLite file in a temporary directory; PostgreSQL too with `--pg URL` — that
 database is dropped and recreated, so its name must contain `bench`): run the migrations, insert one
@@ -14,8 +14,15 @@ contract with `--rows` payments in one month (bulk inserts), then measure
   formatted cells, progress writes, the file stored with `crm.storage`).
 
 Times are the best of `--repeat` runs without tracemalloc; peak memory is measured in one more run
-with tracemalloc (Python allocations), so its overhead does not inflate the times. Targets: export ≤
-1.3 × (read + bare), peak ≤ 60 MB. Always exits 0.
+with tracemalloc (Python allocations), so its overhead does not inflate the times, while a thread samples
+the process's resident set (/proc/self/statm) every 5 ms: the growth above the RSS before the run also
+catches C allocations (psycopg buffers) that tracemalloc does not see. The reported peak is the larger of
+the two.
+
+Targets (issue 8): "200 000-row xlsx export ≤ 1.3× the time of writing the same rows with bare xlsxwriter,
+≤ 60 MB peak". Both ratios are printed: export / bare (the issue's wording: bare xlsxwriter writing rows it
+already has — the ratio the target is judged on) and export / (read + bare) (the same rows read from the
+database first: info). One `RESULT | … ` line per figure (bench/all.py collects them). Always exits 0.
 """
 from __future__ import annotations
 
@@ -26,6 +33,7 @@ import os
 import random
 import sys
 import tempfile
+import threading
 import time
 import tracemalloc
 from datetime import date, timedelta
@@ -145,13 +153,35 @@ def _timed(func, *args, repeat: int) -> tuple[float, object]:
     return best, value
 
 
-def _peak(func, *args) -> float:
+def _rss_bytes() -> int:
+    """The resident set of this process (Linux; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _peak(func, *args) -> tuple[float, float]:
+    """(tracemalloc peak MB, RSS growth MB) of one call: Python allocations, and what the process grew by."""
     gc.collect()
+    baseline = _rss_bytes()
+    highest = [baseline]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.005):
+            highest[0] = max(highest[0], _rss_bytes())
+
+    sampler = threading.Thread(target=sample, daemon=True)
     tracemalloc.start()
+    sampler.start()
     try:
         func(*args)
-        return tracemalloc.get_traced_memory()[1] / 2**20
+        return tracemalloc.get_traced_memory()[1] / 2**20, max(0, highest[0] - baseline) / 2**20
     finally:
+        done.set()
+        sampler.join()
         tracemalloc.stop()
 
 
@@ -167,14 +197,27 @@ def run(label: str, url: str, rows: int, repeat: int) -> None:
             read_s, fetched = _timed(_read, contract_id, repeat=repeat)
             bare_s, _ = _timed(_bare, fetched, repeat=repeat)
             export_s, written = _timed(_export, contract_id, user_id, repeat=repeat)
-            bare_peak = _peak(_bare, fetched)
+            bare_peak, _bare_rss = _peak(_bare, fetched)
             del fetched
-            export_peak = _peak(_export, contract_id, user_id)
-            ratio = export_s / (read_s + bare_s)
+            export_traced, export_rss = _peak(_export, contract_id, user_id)
+            export_peak = max(export_traced, export_rss)
+            ratio_bare = export_s / bare_s
+            ratio_read_bare = export_s / (read_s + bare_s)
             print(f"[{label}] read {read_s:.2f} s · bare xlsxwriter {bare_s:.2f} s · export job {export_s:.2f} s "
-                  f"({written} rows) · ratio {ratio:.2f} (target ≤ {TARGET_RATIO})")
-            print(f"[{label}] peak memory (tracemalloc): bare {bare_peak:.1f} MB (rows excluded) · "
-                  f"export job {export_peak:.1f} MB (target ≤ {TARGET_PEAK_MB:.0f} MB)")
+                  f"({written} rows)")
+            print(f"[{label}] export / bare = {ratio_bare:.2f} (target ≤ {TARGET_RATIO}) · "
+                  f"export / (read + bare) = {ratio_read_bare:.2f}")
+            print(f"[{label}] peak memory: bare {bare_peak:.1f} MB (tracemalloc, rows excluded) · export job "
+                  f"{export_traced:.1f} MB tracemalloc, {export_rss:.1f} MB RSS growth "
+                  f"(target ≤ {TARGET_PEAK_MB:.0f} MB)")
+            size = f"{rows:,}".replace(",", " ")
+            print(f"RESULT | {size}-row xlsx export / bare xlsxwriter, time ({label}) | {ratio_bare:.2f}× "
+                  f"({export_s:.1f} s vs {bare_s:.1f} s) | ≤ {TARGET_RATIO}× | "
+                  f"{'met' if ratio_bare <= TARGET_RATIO else 'MISSED'}")
+            print(f"RESULT | {size}-row xlsx export / (read + bare xlsxwriter), time ({label}) | "
+                  f"{ratio_read_bare:.2f}× ({export_s:.1f} s vs {read_s + bare_s:.1f} s) | — | info")
+            print(f"RESULT | {size}-row xlsx export, peak memory ({label}) | {export_peak:.1f} MB | "
+                  f"≤ {TARGET_PEAK_MB:.0f} MB | {'met' if export_peak <= TARGET_PEAK_MB else 'MISSED'}")
             db.session.remove()
             db.engine.dispose()
 
@@ -184,10 +227,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg", help="PostgreSQL URL (dropped and recreated; its name must contain 'bench')")
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run (PostgreSQL only)")
     args = parser.parse_args(argv)
     logging.disable(logging.INFO)
-    with tempfile.TemporaryDirectory(prefix="crm-bench-exports-db-") as directory:
-        run("sqlite", f"sqlite:///{directory}/bench.sqlite", args.rows, args.repeat)
+    if not args.no_sqlite:
+        with tempfile.TemporaryDirectory(prefix="crm-bench-exports-db-") as directory:
+            run("sqlite", f"sqlite:///{directory}/bench.sqlite", args.rows, args.repeat)
     if args.pg:
         _recreate_pg(args.pg)
         run("postgresql", args.pg, args.rows, args.repeat)
