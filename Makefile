@@ -10,7 +10,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/crm_test
 PYTEST_ARGS ?=
 RELIABILITY_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/crm_test_reliability
 
-.PHONY: run test test-pg test-sqlite test-reliability lint install translations worker bench db-upgrade init seed clean
+.PHONY: run test test-pg test-sqlite test-reliability lint install translations worker bench bench-demo db-upgrade init seed clean
 
 $(BIN)/.installed: requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,8 +63,13 @@ worker: translations
 	$(BIN)/python -m workflows.worker --cron & cron=$$!; trap 'kill $$cron 2>/dev/null; wait $$cron' EXIT INT TERM; \
 	$(BIN)/python -m workflows.worker
 
+# `make bench`: every figure of the performance issue with its target (bench/all.py; ARGS="--quick" for a
+# plumbing check, ARGS="--only appeals peer" for some steps). `make bench-demo`: every page on the demo data.
 bench: translations
-	$(BIN)/python -m bench.pages
+	$(BIN)/python -m bench.all $(ARGS)
+
+bench-demo: translations
+	$(BIN)/python -m bench.pages $(ARGS)
 
 clean:
 	rm -rf $(VENV) instance translations/*/LC_MESSAGES/*.mo
