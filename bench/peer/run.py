@@ -5,7 +5,8 @@
     bench/peer/.venv/bin/python bench/peer/run.py all      # both
 
 Runs in the peer's own venv (Django + django-helpdesk); our figures come from
-`.venv/bin/python -m bench.appeals --existing -n N`, run as a subprocess from the repository root.
+`.venv/bin/python -m bench.appeals --existing -n N [--pg URL]` (`--ours-pg URL`), run as a subprocess from
+the repository root. `time` ends with `RESULT | … | ratio | ≥ 3× | met/MISSED` lines for bench/all.py.
 """
 from __future__ import annotations
 
@@ -152,7 +153,7 @@ def _p95(values: list[float]) -> float:
     return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
-def measure_peer(runs: int) -> list[tuple[str, float, float, float, int]]:
+def measure_peer(runs: int) -> tuple[int, list[tuple[str, float, float, float, int]]]:
     """The ticket list as its page loads it (HTML shell, then the datatables JSON), and one ticket page."""
     django.setup()
     import gc
@@ -180,6 +181,7 @@ def measure_peer(runs: int) -> list[tuple[str, float, float, float, int]]:
         if not client.login(username=login, password=PASSWORD):
             raise SystemExit(f"sign-in of {login} failed")
         clients[who] = client
+    ticket_count = Ticket.objects.count()
     ticket_id = (Ticket.objects.filter(assigned_to__username="curator0-0", status__in=[1, 2])
                  .values_list("id", flat=True).first())
     plan = [
@@ -194,41 +196,56 @@ def measure_peer(runs: int) -> list[tuple[str, float, float, float, int]]:
     with connection.execute_wrapper(count):
         for who, name, path in plan:
             results.append((f"{who}: {name}", *_timed(clients[who], path, runs, statements)))
-    return results
+    return ticket_count, results
 
 
-def measure_ours(runs: int) -> dict[str, tuple[float, float, float, int]]:
-    """Run bench.appeals --existing in the project's venv and parse its table."""
+def measure_ours(runs: int, url: str | None) -> tuple[int | None, dict[str, tuple[float, float, float, int]]]:
+    """Run bench.appeals --existing in the project's venv and parse its table (and its appeal count)."""
     command = [str(ROOT / ".venv/bin/python"), "-m", "bench.appeals", "--existing", "-n", str(runs)]
+    if url:
+        command += ["--pg", url]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{done.stderr[-2000:]}")
-    return {f"{m[0]}: {m[1]}": (float(m[2]), float(m[3]), float(m[4]), int(m[5])) for m in OURS.findall(done.stdout)}
+        raise SystemExit(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    count = re.search(r"^([\d,]+) appeals, ", done.stdout, re.M)
+    rows = {f"{m[0]}: {m[1]}": (float(m[2]), float(m[3]), float(m[4]), int(m[5])) for m in OURS.findall(done.stdout)}
+    return (int(count.group(1).replace(",", "")) if count else None), rows
 
 
-def report(runs: int) -> None:
-    peer = measure_peer(runs)
-    print(f"\ndjango-helpdesk, {runs} requests per page")
+def _n(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}".replace(",", " ")
+
+
+def report(runs: int, ours_url: str | None = None) -> None:
+    ticket_count, peer = measure_peer(runs)
+    print(f"\ndjango-helpdesk, {ticket_count:,} tickets, {runs} requests per page")
     print(f"{'page':<44} {'median ms':>10} {'p95 ms':>8} {'app CPU ms':>11} {'SQL':>5}")
     for name, median, high, cpu, sql in peer:
         print(f"{name:<44} {median:>10.1f} {high:>8.1f} {cpu:>11.1f} {sql:>5}")
-    ours = measure_ours(runs)
-    print(f"\nours (bench.appeals --existing -n {runs})")
+    appeal_count, ours = measure_ours(runs, ours_url)
+    print(f"\nours (bench.appeals --existing -n {runs}), {_n(appeal_count)} appeals")
     for name, (median, high, cpu, sql) in ours.items():
         print(f"{name:<44} {median:>10.1f} {high:>8.1f} {cpu:>11.1f} {sql:>5}")
     peer_by = {name: median for name, median, *_ in peer}
     pairs = [
-        ("curator queue vs ticket list data", "curator: queue, default (SLA due)",
-         "curator: ticket list data (datatables JSON)", 3.0),
-        ("curator queue vs list shell + data", "curator: queue, default (SLA due)", None, 3.0),
-        ("admin queue vs ticket list data, all", "admin: queue, default, all branches",
-         "admin: ticket list data, all queues", 3.0),
-        ("appeal card vs ticket page", "curator: appeal card", "curator: ticket page", None),
+        # (label, RESULT figure, our row, peer row (None: shell + data), target ratio or None)
+        ("curator queue vs ticket list data", "curator queue vs django-helpdesk ticket list data endpoint",
+         "curator: queue, default (SLA due)", "curator: ticket list data (datatables JSON)", 3.0),
+        ("curator queue vs list shell + data", "curator queue vs django-helpdesk list page shell + data",
+         "curator: queue, default (SLA due)", None, None),
+        ("admin queue vs ticket list data, all", "admin queue (all branches) vs django-helpdesk admin list data",
+         "admin: queue, default, all branches", "admin: ticket list data, all queues", None),
+        ("appeal card vs ticket page", "appeal card vs django-helpdesk ticket page",
+         "curator: appeal card", "curator: ticket page", None),
     ]
+    size = f"{_n(appeal_count)} appeals / {_n(ticket_count)} tickets"
+    results = []
     print(f"\n{'comparison':<40} {'ours ms':>8} {'peer ms':>8} {'ratio':>6}")
-    for label, our_name, peer_name, target in pairs:
+    for label, figure, our_name, peer_name, target in pairs:
         if our_name not in ours:
             print(f"{label:<40} (our row {our_name!r} missing)")
+            results.append(f"RESULT | {figure} ({size}) | our row missing | "
+                           f"{f'≥ {target:g}×' if target else '—'} | {'MISSED' if target else 'info'}")
             continue
         mine = ours[our_name][0]
         theirs = (peer_by[peer_name] if peer_name else peer_by["curator: ticket list data (datatables JSON)"]
@@ -236,6 +253,15 @@ def report(runs: int) -> None:
         ratio = theirs / mine
         mark = f"  ≥ {target:g}× target: {'met' if ratio >= target else 'MISSED'}" if target else ""
         print(f"{label:<40} {mine:>8.1f} {theirs:>8.1f} {ratio:>5.1f}×{mark}")
+        verdict = ("met" if ratio >= target else "MISSED") if target else "info"
+        results.append(f"RESULT | {figure} ({size}) | {ratio:.1f}× ({mine:.1f} vs {theirs:.1f} ms) | "
+                       f"{f'≥ {target:g}×' if target else '—'} | {verdict}")
+    if appeal_count is not None and appeal_count != ticket_count:
+        print(f"\nnote: {appeal_count} appeals against {ticket_count} tickets — not the same count; "
+              "seed both with the same number (bench.appeals --appeals N, run.py seed --tickets N)")
+    print()
+    for line in results:
+        print(line)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,11 +270,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tickets", type=int, default=100_000)
     parser.add_argument("--followups-per-ticket", type=int, default=5)
     parser.add_argument("-n", type=int, default=40, help="timed requests per page")
+    parser.add_argument("--ours-pg", help="our desk's database (bench.appeals --pg; default its crm_bench_appeals)")
     args = parser.parse_args(argv)
     if args.step in ("seed", "all"):
         seed(args.tickets, args.followups_per_ticket)
     if args.step in ("time", "all"):
-        report(args.n)
+        report(args.n, args.ours_pg)
     return 0
 
 
