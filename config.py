@@ -63,6 +63,9 @@ class Config:
     # queued once more, and fails with a message the second time. A task still "queued" this long
     # lost its queue entry (Redis restarted without persistence): it is enqueued again.
     TASK_STUCK_AFTER_MINUTES = int(_env("TASK_STUCK_AFTER_MINUTES", "15"))
+    # Files between two pages of a wizard (crm.storage.TRANSIENT_AREAS) are removed after this long;
+    # the wizard's own state expires after a day, so nothing can refer to them any more.
+    TRANSIENT_UPLOAD_MAX_AGE_HOURS = int(_env("TRANSIENT_UPLOAD_MAX_AGE_HOURS", "48"))
 
     # Flask-AppBuilder: Alembic owns the schema, our security manager extends the user.
     APP_NAME = "Энергосбыт CRM"

@@ -7,8 +7,9 @@ reads from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_D
 Keys are generated (`<area>/<yyyy>/<mm>/<uuid><suffix>`), never taken from a user's file name, so a name
 can neither escape the directory nor collide.
 
-Every backend offers `put`, `open` and `delete`; downloads read `open()` and stream it, so they work
-the same on any backend (`LocalStorage.path()` exists for local-only tools and is not part of the
+Every backend offers `put`, `open`, `delete` and `sweep` (remove an area's files older than a cutoff,
+for the transient areas below); downloads read `open()` and stream it, so they work the same on any
+backend (`LocalStorage.path()` exists for local-only tools and is not part of the
 interface).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import io
 import os
 import shutil
 import uuid
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import urlparse
@@ -24,6 +26,12 @@ from urllib.parse import urlparse
 from flask import current_app
 
 from crm import clock
+
+#: Areas holding files between two pages of one person's work: the new-appeal wizard's uploads
+#: (customer_portal/appeal_wizard.py) and readings files awaiting confirmation
+#: (customer_portal/readings_files.py). Nothing refers to them once that work is sent or abandoned,
+#: so a periodic job sweeps what is older than TRANSIENT_UPLOAD_MAX_AGE_HOURS.
+TRANSIENT_AREAS = ("appeal_uploads", "readings_uploads")
 
 
 class StorageError(Exception):
@@ -34,6 +42,7 @@ class Storage(Protocol):
     def put(self, area: str, data: bytes | BinaryIO, suffix: str = "") -> str: ...
     def open(self, key: str) -> BinaryIO: ...
     def delete(self, key: str) -> None: ...
+    def sweep(self, area: str, older_than: datetime) -> int: ...
 
 
 def new_key(area: str, suffix: str = "") -> str:
@@ -93,6 +102,24 @@ class LocalStorage:
         except FileNotFoundError:
             pass
 
+    def sweep(self, area: str, older_than: datetime) -> int:
+        """Remove the area's files last written before `older_than` (and folders left empty); their count."""
+        new_key(area)  # validates the area name
+        base = self.root / area
+        if not base.is_dir():
+            return 0
+        cutoff, removed = older_than.timestamp(), 0
+        for path in sorted(base.rglob("*"), reverse=True):  # files before the folders holding them
+            try:
+                if path.is_file() and path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+                elif path.is_dir() and not any(path.iterdir()):
+                    path.rmdir()
+            except FileNotFoundError:  # removed meanwhile by the request that owned it
+                continue
+        return removed
+
 
 class S3Storage:
     """Objects in an S3-compatible bucket under an optional key prefix; boto3 does the HTTP.
@@ -143,6 +170,19 @@ class S3Storage:
         """Remove the object; a missing one is not an error (S3 answers 204 either way)."""
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
 
+    def sweep(self, area: str, older_than: datetime) -> int:
+        """Remove the area's objects last modified before `older_than`; their count (batches of 1 000)."""
+        new_key(area)  # validates the area name
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self._object_key(area) + "/")
+        removed = 0
+        for page in pages:
+            old = [{"Key": item["Key"]} for item in page.get("Contents", []) if item["LastModified"] < older_than]
+            if old:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": old, "Quiet": True})
+                removed += len(old)
+        return removed
+
 
 def storage_from_url(url: str, *, s3_endpoint_url: str | None = None) -> Storage:
     """The backend for a `STORAGE_URL` (`file:///path` or `s3://bucket/prefix`)."""
@@ -152,6 +192,13 @@ def storage_from_url(url: str, *, s3_endpoint_url: str | None = None) -> Storage
     if parsed.scheme == "s3":
         return S3Storage(parsed.netloc, parsed.path, endpoint_url=s3_endpoint_url)
     raise StorageError(f"unsupported STORAGE_URL scheme {parsed.scheme!r}")
+
+
+def sweep_transient_areas() -> int:
+    """Remove files of the transient areas older than TRANSIENT_UPLOAD_MAX_AGE_HOURS; how many."""
+    max_age = timedelta(hours=current_app.config.get("TRANSIENT_UPLOAD_MAX_AGE_HOURS", 48))
+    storage = get_storage()
+    return sum(storage.sweep(area, clock.now() - max_age) for area in TRANSIENT_AREAS)
 
 
 def get_storage() -> Storage:

@@ -32,6 +32,13 @@ def recover_interrupted_tasks_job() -> int:
         db.session.remove()
 
 
+def sweep_transient_uploads_job() -> int:
+    """Remove wizard uploads and unconfirmed readings files that nothing refers to any more."""
+    from crm.storage import sweep_transient_areas
+
+    return sweep_transient_areas()
+
+
 def sweep_outbox_job() -> int:
     """Re-enqueue outbox rows left pending or stuck."""
     from crm.services import outbox
@@ -100,11 +107,12 @@ def escalate_appeals_job() -> int:
 
 
 def deliver_email_batch_job(outbox_ids: list[int]) -> int:
-    """Send a batch of outbox e-mails (notification fan-out); each row is claimed, so a row the sweeper
-    also picked up goes out once. Returns how many were sent. (Each delivery uses its own session.)"""
+    """Send a batch of outbox e-mails (sweeper, notification fan-out, a commit with several e-mails); each
+    row is claimed on its own, so a row another job also picked up goes out once. Returns how many were
+    sent. (One DB connection and one kept SMTP session for the whole batch.)"""
     from crm.services import outbox
 
-    return sum(1 for outbox_id in outbox_ids if outbox.deliver(outbox_id) == "sent")
+    return sum(1 for status in outbox.deliver_many(outbox_ids).values() if status == "sent")
 
 
 def send_scheduled_notifications_job() -> int:

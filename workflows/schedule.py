@@ -21,6 +21,7 @@ PERIODIC_JOBS = [
     (jobs.expire_appeal_drafts_job, 3600),
     (jobs.escalate_appeals_job, 300),
     (jobs.recover_interrupted_tasks_job, 300),
+    (jobs.sweep_transient_uploads_job, 6 * 3600),
 ]
 
 

@@ -187,6 +187,7 @@ JOB_TITLES = {
     "expire_appeal_drafts_job": _l("Delete appeal drafts older than a month, with their files"),
     "escalate_appeals_job": _l("Escalate appeals past their SLA to the branch lead"),
     "recover_interrupted_tasks_job": _l("Restart exports whose worker stopped or whose queue entry was lost"),
+    "sweep_transient_uploads_job": _l("Delete files left by abandoned appeal and readings uploads"),
 }
 
 

@@ -110,3 +110,18 @@ def test_attachment_is_stored_under_generated_key_when_uploaded_to_s3(s3_storage
 def test_bucketless_url_is_refused_when_configured():
     with pytest.raises(StorageError):
         storage_from_url("s3:///prefix-only")
+
+
+def test_sweep_removes_only_the_areas_objects_older_than_the_cutoff(s3_storage):
+    from datetime import timedelta
+
+    from crm import clock
+
+    transient = [s3_storage.put("appeal_uploads", b"draft", ".pdf") for _ in range(3)]
+    kept = s3_storage.put("appeals", b"sent", ".pdf")
+
+    assert s3_storage.sweep("appeal_uploads", clock.now() - timedelta(hours=1)) == 0  # all still young
+    assert s3_storage.sweep("appeal_uploads", clock.now() + timedelta(minutes=5)) == 3
+
+    keys = _object_keys(s3_storage)
+    assert f"portal/{kept}" in keys and not any(f"portal/{key}" in keys for key in transient)
