@@ -14,7 +14,8 @@ the contract dashboard (the card of the director's first contract, `/portal/cont
 appeals list (`/portal/appeals/`), then /healthz as a yardstick (no session, one `SELECT 1`: what
 gunicorn, Flask and a database round trip cost alone on this machine). Printed per page: requests/s,
 median and p99 latency, non-2xx responses and socket errors, with the target (≥ 600 req/s for the
-contract dashboard) and the load average of the machine before and after. gunicorn is stopped at the
+contract dashboard) and the load average of the machine before and after, then one
+`RESULT | … | req/s | target | met/MISSED/info` line per page for bench/all.py. gunicorn is stopped at the
 end, also on errors.
 
 wrk is a system package: `apt-get install -y wrk` (Debian/Ubuntu) or `brew install wrk`.
@@ -251,6 +252,20 @@ def report(runs: list[Run], args, before: str, after: str) -> None:
             target = f"≥ {DASHBOARD_TARGET_RPS:.0f} req/s: {verdict}"
         print(f"{run.name:<20} {run.path:<26} {run.rps:>8.1f} {run.p50_ms:>10.1f} {run.p99_ms:>8.1f} "
               f"{run.non2xx:>8} {run.socket_errors:>7}  {target}")
+    # The machine-readable lines bench/all.py collects. A run with non-2xx answers or socket errors does not
+    # count as met: wrk would be measuring errors, not pages.
+    setup = f"gunicorn -w {args.workers} sync, wrk -c{args.connections} {args.duration} s"
+    print()
+    for run in runs:
+        clean = run.non2xx == 0 and run.socket_errors == 0
+        errors = "" if clean else f" ({run.non2xx} non-2xx, {run.socket_errors} socket errors)"
+        if run.name == "contract dashboard":
+            verdict = "met" if clean and run.rps >= DASHBOARD_TARGET_RPS else "MISSED"
+            target = f"≥ {DASHBOARD_TARGET_RPS:.0f} req/s"
+        else:
+            verdict, target = "info", "—"
+        print(f"RESULT | {run.name} {run.path} throughput ({setup}) | {run.rps:.1f} req/s{errors} | {target} | "
+              f"{verdict}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -284,7 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 for _, path in pages:
                     check_page(base, path, cookies)
                 if not args.no_yardstick:
-                    pages.append(("yardstick /healthz", "/healthz"))
+                    pages.append(("yardstick", "/healthz"))
                 before = load_average()
                 runs = []
                 for name, path in pages:
