@@ -63,6 +63,7 @@ class Sizes:
     page_scales: tuple[str, ...]
     appeals: int
     requests: int
+    page_requests: int | None  # bench.pages --scale -n (None: its own default)
     wrk_seconds: int
     export_rows: int
     export_repeat: int
@@ -71,10 +72,12 @@ class Sizes:
     step_timeout: int  # seconds before a step is stopped and counted as crashed
 
 
-FULL = Sizes(generator_scale="1", page_scales=("0.1", "1"), appeals=100_000, requests=40, wrk_seconds=20,
+FULL = Sizes(generator_scale="1", page_scales=("0.1", "1"), appeals=100_000, requests=40, page_requests=None,
+             wrk_seconds=20,
              export_rows=200_000, export_repeat=3, outbox_emails=5_000, fanout_users=100_000, step_timeout=3600)
 # --quick: 1 000 e-mails for the outbox; the fan-out's 20 % opted-in share of 5 000 customers is 1 000 e-mails too.
-QUICK = Sizes(generator_scale="0.01", page_scales=("0.01",), appeals=5_000, requests=10, wrk_seconds=5,
+QUICK = Sizes(generator_scale="0.01", page_scales=("0.01",), appeals=5_000, requests=10, page_requests=5,
+              wrk_seconds=5,
               export_rows=20_000, export_repeat=1, outbox_emails=1_000, fanout_users=5_000, step_timeout=900)
 
 
@@ -146,13 +149,16 @@ def plan(sizes: Sizes, prefix: str) -> list[Step]:
     """The steps in the issue's order. Interfaces still being written are probed through their --help."""
     steps = []
 
-    # 1. Data generator at scale 1 (timed on its own: the ≤ 3 min target).
-    generate = Step("generate", f"data generator, scale {sizes.generator_scale} (bench.generate)", [], ("postgres",))
+    # 1. Data generator at scale 1 (timed on its own: the ≤ 3 min target), and fresh at every page scale, so
+    #    that the pages step times this run's data, never a database left from an older run.
+    scales = sorted({sizes.generator_scale, *sizes.page_scales}, key=float)
+    generate = Step("generate", f"data generator, scale {', '.join(scales)} (bench.generate)", [], ("postgres",))
     if not has_flag("bench.generate", "--scale"):
         generate.unavailable = "bench.generate has no --scale option yet"
     else:
-        generate.commands.append([PYTHON, "-m", "bench.generate", "--scale", sizes.generator_scale, "--database-url",
-                                  pg_url(prefix, scale_suffix(sizes.generator_scale)), "--fresh"])
+        for scale in scales:
+            generate.commands.append([PYTHON, "-m", "bench.generate", "--scale", scale, "--database-url",
+                                      pg_url(prefix, scale_suffix(scale)), "--fresh"])
     steps.append(generate)
 
     # 2. Page benchmarks at scales 0.1 and 1 (the scale-1 database from step 1 is reused when it can be).
@@ -162,10 +168,13 @@ def plan(sizes: Sizes, prefix: str) -> list[Step]:
         pages.unavailable = "bench.pages has no --scale mode yet"
     else:
         command = [PYTHON, "-m", "bench.pages", "--scale", *sizes.page_scales]
-        if has_flag("bench.pages", "--db-prefix"):
-            command += ["--db-prefix", prefix]
-        if has_flag("bench.pages", "-n"):
-            command += ["-n", str(sizes.requests)]
+        if has_flag("bench.pages", "--existing"):
+            command.append("--existing")        # reuse the generator step's database (and its logins file)
+        if has_flag("bench.pages", "--scale-url"):
+            command += ["--scale-url", *(f"{scale}={pg_url(prefix, scale_suffix(scale))}"
+                                         for scale in sizes.page_scales)]
+        if sizes.page_requests and has_flag("bench.pages", "-n"):
+            command += ["-n", str(sizes.page_requests)]
         pages.commands.append(command)
     steps.append(pages)
 
@@ -430,7 +439,6 @@ def table(outcomes: list[Outcome], header: str) -> str:
     if rows:
         titles = ("step", "figure", "value", "target", "verdict")
         widths = [max(len(titles[i]), *(len(row[i]) for row in rows)) for i in range(5)]
-        widths[1] = min(widths[1], 90)
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         lines.append(fmt.format(*titles))
         lines.append(fmt.format(*("-" * w for w in widths)))
