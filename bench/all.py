@@ -4,6 +4,7 @@
     .venv/bin/python -m bench.all --quick            # small sizes: a plumbing check in a few minutes
     .venv/bin/python -m bench.all --only appeals peer --quick
     .venv/bin/python -m bench.all --list             # the steps, their commands and whether they are available
+    .venv/bin/python -m bench.all --extra            # also issue 4/5's: readings pages, readings file, settlements
     make bench ARGS="--quick --only exports"
 
 Sets up what the benchmarks need, idempotently: PostgreSQL answering on 127.0.0.1:5432 (started with
@@ -16,8 +17,10 @@ Then runs each benchmark as a subprocess, in this order — the data generator a
 benchmarks at scales 0.1 and 1 (bench.generate, bench.pages --scale), the curator desk (bench.appeals: queue,
 card and the curator dashboard /admin/), the django-helpdesk peer side by side with our desk
 (bench/peer/run.py time), throughput under gunicorn + wrk (bench.throughput), the 200 000-row export
-(bench.exports), the outbox (bench.outbox) and the notification fan-out (bench.notifications_fanout) —
-streaming each one's output to this terminal and to `instance/bench-logs/<UTC time>/<step>.log`.
+(bench.exports), the outbox (bench.outbox) and the notification fan-out (bench.notifications_fanout);
+then, with `--extra` or when named in `--only`, the earlier issues' benchmarks (bench.readings_page,
+bench.readings_files, bench.settlements). Each one's output streams to this terminal and to
+`instance/bench-logs/<UTC time>/<step>.log`.
 A benchmark whose module (or the interface it needs) is not there yet is reported "not available" and
 skipped.
 
@@ -69,16 +72,21 @@ class Sizes:
     export_repeat: int
     outbox_emails: int
     fanout_users: int
+    readings_meters: int
+    readings_file_meters: int
+    settlement_years: int
     step_timeout: int  # seconds before a step is stopped and counted as crashed
 
 
 FULL = Sizes(generator_scale="1", page_scales=("0.1", "1"), appeals=100_000, requests=40, page_requests=None,
              wrk_seconds=20,
-             export_rows=200_000, export_repeat=3, outbox_emails=5_000, fanout_users=100_000, step_timeout=3600)
+             export_rows=200_000, export_repeat=3, outbox_emails=5_000, fanout_users=100_000, readings_meters=200,
+             readings_file_meters=10_000, settlement_years=5, step_timeout=3600)
 # --quick: 1 000 e-mails for the outbox; the fan-out's 20 % opted-in share of 5 000 customers is 1 000 e-mails too.
 QUICK = Sizes(generator_scale="0.01", page_scales=("0.01",), appeals=5_000, requests=10, page_requests=5,
               wrk_seconds=5,
-              export_rows=20_000, export_repeat=1, outbox_emails=1_000, fanout_users=5_000, step_timeout=900)
+              export_rows=20_000, export_repeat=1, outbox_emails=1_000, fanout_users=5_000, readings_meters=50,
+              readings_file_meters=1_000, settlement_years=1, step_timeout=900)
 
 
 @dataclass
@@ -89,6 +97,7 @@ class Step:
     needs: tuple[str, ...] = ()                 # setup: "postgres", "wrk", "redis", "peer"
     unavailable: str | None = None              # why the step cannot run here (module or interface missing)
     env: dict[str, str] = field(default_factory=dict)
+    extra: bool = False                         # not in the default run: only with --only <name> or --extra
 
 
 @dataclass
@@ -220,10 +229,26 @@ def plan(sizes: Sizes, prefix: str) -> list[Step]:
                                 "(bench.notifications_fanout)",
                       [[PYTHON, "-m", "bench.notifications_fanout", "--pg", pg_url(prefix, "notify"),
                         "--users", str(sizes.fanout_users)]], ("postgres", "redis")))
+
+    # Extra steps (the earlier issues' targets), run only when named: --only … or --extra.
+    extra_n = str(sizes.requests)
+    steps.append(Step("readings_page", f"readings pages of a {sizes.readings_meters}-meter contract "
+                                       "(bench.readings_page, issue 4)",
+                      [[PYTHON, "-m", "bench.readings_page", "--pg", pg_url(prefix, "readings"), "--no-sqlite",
+                        "--meters", str(sizes.readings_meters), "-n", extra_n]], ("postgres",), extra=True))
+    steps.append(Step("readings_files", f"readings template and import, {sizes.readings_file_meters:,} meters "
+                                        "(bench.readings_files, issue 4)",
+                      [[PYTHON, "-m", "bench.readings_files", "--pg", pg_url(prefix, "readings_files"), "--no-sqlite",
+                        "--meters", str(sizes.readings_file_meters)]], ("postgres",), extra=True))
+    steps.append(Step("settlements", f"settlements, act and documents pages, {sizes.settlement_years} years "
+                                     "(bench.settlements, issue 5)",
+                      [[PYTHON, "-m", "bench.settlements", "--pg", pg_url(prefix, "settlements"), "--no-sqlite",
+                        "--years", str(sizes.settlement_years), "-n", extra_n]], ("postgres",), extra=True))
     return steps
 
 
 STEP_NAMES = ("generate", "pages", "appeals", "peer", "throughput", "exports", "outbox", "fanout")
+EXTRA_STEP_NAMES = ("readings_page", "readings_files", "settlements")
 
 
 # --- setup -----------------------------------------------------------------------------------------------
@@ -463,10 +488,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="small sizes for a plumbing check (scale 0.01, 5 000 appeals, 5 s of wrk, "
                              "20 000 export rows, 1 000 e-mails)")
-    parser.add_argument("--only", nargs="+", metavar="STEP", choices=STEP_NAMES,
-                        help=f"run only these steps ({', '.join(STEP_NAMES)})")
-    parser.add_argument("--skip", nargs="+", metavar="STEP", choices=STEP_NAMES, default=(),
+    parser.add_argument("--only", nargs="+", metavar="STEP", choices=STEP_NAMES + EXTRA_STEP_NAMES,
+                        help=f"run only these steps ({', '.join(STEP_NAMES + EXTRA_STEP_NAMES)})")
+    parser.add_argument("--skip", nargs="+", metavar="STEP", choices=STEP_NAMES + EXTRA_STEP_NAMES, default=(),
                         help="run every step but these")
+    parser.add_argument("--extra", action="store_true",
+                        help=f"also run the earlier issues' benchmarks ({', '.join(EXTRA_STEP_NAMES)})")
     parser.add_argument("--db-prefix", default=os.environ.get("BENCH_DB_PREFIX", "crm_bench"),
                         help="prefix of the PostgreSQL databases (dropped and recreated; must contain 'bench')")
     parser.add_argument("--list", action="store_true", help="print the steps and their commands, run nothing")
@@ -477,7 +504,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{PYTHON} is missing: run `make install` first")
     sizes = QUICK if args.quick else FULL
     steps = [s for s in plan(sizes, args.db_prefix)
-             if (not args.only or s.name in args.only) and s.name not in args.skip]
+             if (s.name in args.only if args.only else (args.extra or not s.extra)) and s.name not in args.skip]
     if args.list:
         for step in steps:
             print(f"{step.name}: {step.title}" + (f" — not available: {step.unavailable}" if step.unavailable else ""))

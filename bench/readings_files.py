@@ -185,6 +185,12 @@ def run(url: str, meters: int, months: int) -> None:
           f"(CPU of this process {import_cpu:.2f} s), {import_sql} SQL statements"
           f"{'  > 5 s' if import_s > TARGET_S else ''}"
           f"{'' if ok else f'  FAILED (HTTP {response.status_code})'}")
+    # The machine-readable lines bench/all.py collects (issue 4: template and import ≤ 5 s each).
+    print(f"RESULT | readings template, {meters} meters ({backend}) | {template_s:.2f} s (CPU {template_cpu:.2f} s) | "
+          f"≤ {TARGET_S:g} s | {'met' if template_s <= TARGET_S else 'MISSED'}")
+    print(f"RESULT | readings file import, {meters} meters ({backend}) | {import_s:.2f} s (CPU {import_cpu:.2f} s)"
+          f"{'' if ok else f', FAILED: HTTP {response.status_code}, {saved} of {filled} saved'} | ≤ {TARGET_S:g} s | "
+          f"{'met' if ok and import_s <= TARGET_S else 'MISSED'}")
     if not ok:
         print(page[:2000], file=sys.stderr)
 
