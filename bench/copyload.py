@@ -43,14 +43,29 @@ class Loader:
 
         return db.metadata.tables[name]
 
-    def load(self, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> int:
+    def load(self, table: str, columns: Sequence[str], rows: Iterable[tuple], defer_indexes: bool = False) -> int:
+        """Stream `rows` into `table`. `defer_indexes` (PostgreSQL, for big loads): drop the table's non-unique
+        secondary indexes, COPY, and create them again from their own definitions — all in one transaction, so
+        an error leaves the indexes as they were."""
         started = time.perf_counter()
         if "id" in columns:
             self.explicit_ids.add(table)
         if self.postgres:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                deferred = []
+                if defer_indexes:
+                    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                    deferred = conn.exec_driver_sql(
+                        "SELECT i.indexname, i.indexdef FROM pg_indexes i JOIN pg_class c ON c.relname = i.indexname "
+                        "JOIN pg_index x ON x.indexrelid = c.oid WHERE i.schemaname = current_schema() "
+                        "AND i.tablename = %(t)s AND NOT x.indisunique AND NOT x.indisprimary",
+                        {"t": table}).all()
+                    for name, _definition in deferred:
+                        conn.exec_driver_sql(f'DROP INDEX "{name}"')
                 count = copy_rows(conn, table, columns, rows)
+                for _name, definition in deferred:
+                    conn.exec_driver_sql(definition)
         else:
             count = self._insert(self._table(table), list(columns), rows)
         entry = self.stats.setdefault(table, [0, 0.0])
