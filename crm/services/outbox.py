@@ -12,29 +12,53 @@ Delivery claims the row with one conditional UPDATE (pending and due → sending
 sweeper, a retry and the after-commit job race, exactly one of them sends. The claim is committed
 before the SMTP hand-off: a worker killed between the hand-off and the next commit leaves the row
 'sending', and the sweeper gives it back after OUTBOX_SWEEP_AFTER_SECONDS — the only case in
-which a message can go out twice, and the price of never losing one.
+which a message can go out twice, and the price of never losing one. Such a second copy carries
+the same Message-ID as the first (`message_id_for()`: derived from the row, not random), so the
+receiving side can recognise it as the same message (docs/reliability.md, "RQ worker killed mid-job").
+
+Throughput (bench/outbox.py): a worker keeps one SMTP connection per thread open between messages
+(checked with NOOP after an idle pause, reopened after any error); the sweeper and multi-row commits
+hand rows to the queue in jobs of BATCH_SIZE; and on PostgreSQL the delivery's own small transactions
+(claim, sent mark) commit with synchronous_commit off. That last one is a durability trade, not an
+exclusivity one: the claim's UPDATE still serialises racing jobs; only a PostgreSQL crash (not a
+restart) within its WAL-writer delay could forget a claim or a sent mark, which — like a killed
+worker — can mean a second copy with the same Message-ID, never a lost message.
 """
 from __future__ import annotations
 
 import logging
+import os
+import smtplib
+import ssl
+import threading
+import time
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import parseaddr
 
 from flask import current_app
 from sqlalchemy import event, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crm import clock
 from crm.extensions import db
-from crm.mailer import MailerError, SmtpMailer
+from crm.mailer import MailerError, SmtpMailer, _is_permanent
 from crm.models.outbox import EmailOutbox, OutboxStatus
 
 log = logging.getLogger(__name__)
 
 _SESSION_KEY = "crm_outbox_ids"
 SWEEP_BATCH = 1000
+# Rows per delivery job when many are handed over at once (sweeper, multi-row commits): large enough
+# that RQ's per-job cost (~3 ms) is noise, small enough that two workers share a backlog of a few hundred.
+BATCH_SIZE = 50
+# A kept SMTP connection idle for longer than this is checked with NOOP before the next message (the
+# server may have closed it; Postfix's smtpd_timeout is 300 s).
+SMTP_IDLE_CHECK_SECONDS = 5.0
 NO_SMTP_MESSAGE = "SMTP_URL is not configured; the message is kept in the outbox"
+
+_table = EmailOutbox.__table__
 
 
 class InvalidEmailError(ValueError):
@@ -73,81 +97,204 @@ def backoff(attempts: int) -> timedelta:
 def deliver(outbox_id: int) -> str:
     """Send one outbox row if it is pending and due; returns the row's resulting status.
 
-    Runs in its own session, so it never touches the caller's transaction."""
+    Runs on its own connection, so it never touches the caller's transaction."""
+    return deliver_many([outbox_id])[outbox_id]
+
+
+def deliver_many(outbox_ids: list[int]) -> dict[int, str]:
+    """Send each row that is pending and due, one after the other; returns {id: resulting status}.
+
+    Every row is claimed, sent and marked on its own (two commits per row), so a batch is exactly as
+    safe as that many single jobs: a row another job took is skipped, and a worker that dies mid-batch
+    leaves at most the row it was sending in 'sending' (rows not yet claimed stay pending)."""
     config = current_app.config
     smtp_url = config.get("SMTP_URL")
-    # Built before the claim: a malformed SMTP_URL is a settings error that must fail the job
+    # Built before any claim: a malformed SMTP_URL is a settings error that must fail the job
     # loudly without consuming an attempt.
-    mailer = SmtpMailer(smtp_url) if smtp_url else None
-    with Session(db.engine) as session:
-        now = clock.now()
-        due = (EmailOutbox.id == outbox_id, EmailOutbox.status == OutboxStatus.PENDING.value,
-               EmailOutbox.next_attempt_at <= now)
-        if mailer is None:
-            session.execute(update(EmailOutbox).where(*due)
-                            .values(status=OutboxStatus.HELD.value, last_error=NO_SMTP_MESSAGE))
-            session.commit()
-            return _status(session, outbox_id)
-        claimed = session.execute(
-            update(EmailOutbox).where(*due)
-            .values(status=OutboxStatus.SENDING.value, attempts=EmailOutbox.attempts + 1, next_attempt_at=now)
-        ).rowcount
-        session.commit()
-        if not claimed:  # not due, already taken by another job, or gone
-            return _status(session, outbox_id)
-        row = session.get(EmailOutbox, outbox_id)
+    smtp = _smtp_connection(smtp_url) if smtp_url else None
+    statuses: dict[int, str] = {}
+    with db.engine.connect() as connection:
+        fast_commit = connection.dialect.name == "postgresql"
+        if fast_commit:
+            connection.exec_driver_sql("SET synchronous_commit = off")
+            connection.commit()
         try:
-            message = _build_message(row, config["MAIL_FROM"])
-        except ValueError as exc:  # the row itself is unsendable: no retry can fix it
-            return _record_failure(session, row, MailerError(f"cannot build the message: {exc}", permanent=True))
-        try:
-            mailer.send(message)
-        except MailerError as exc:
-            return _record_failure(session, row, exc)
-        row.status = OutboxStatus.SENT.value
-        row.sent_at = clock.now()
-        row.message_id = message["Message-ID"]
-        row.last_error = None
-        session.commit()
-        return row.status
+            for outbox_id in outbox_ids:
+                statuses[outbox_id] = _deliver_one(connection, outbox_id, smtp, config)
+        finally:
+            if fast_commit:
+                _reset_synchronous_commit(connection)
+    return statuses
 
 
-def _status(session: Session, outbox_id: int) -> str:
-    status = session.scalar(select(EmailOutbox.status).where(EmailOutbox.id == outbox_id))
+def _reset_synchronous_commit(connection: Connection) -> None:
+    """Give the pooled connection back as it was; a broken one is discarded instead."""
+    try:
+        connection.rollback()
+        connection.exec_driver_sql("RESET synchronous_commit")
+        connection.commit()
+    except Exception:  # noqa: BLE001 - the connection is gone; the pool must not reuse it
+        connection.invalidate()
+
+
+def _deliver_one(connection: Connection, outbox_id: int, smtp: _SmtpConnection | None, config) -> str:
+    now = clock.now()
+    due = (_table.c.id == outbox_id, _table.c.status == OutboxStatus.PENDING.value, _table.c.next_attempt_at <= now)
+    if smtp is None:
+        connection.execute(update(_table).where(*due)
+                           .values(status=OutboxStatus.HELD.value, last_error=NO_SMTP_MESSAGE))
+        connection.commit()
+        return _status(connection, outbox_id)
+    row = connection.execute(
+        update(_table).where(*due)
+        .values(status=OutboxStatus.SENDING.value, attempts=_table.c.attempts + 1, next_attempt_at=now)
+        .returning(_table.c.id, _table.c.attempts, _table.c.created_at, _table.c.to_address, _table.c.subject,
+                   _table.c.body_text, _table.c.body_html, _table.c.attachments)
+    ).first()
+    connection.commit()
+    if row is None:  # not due, already taken by another job, or gone
+        return _status(connection, outbox_id)
+    try:
+        message = _build_message(row, config["MAIL_FROM"])
+    except ValueError as exc:  # the row itself is unsendable: no retry can fix it
+        return _record_failure(connection, row, MailerError(f"cannot build the message: {exc}", permanent=True))
+    try:
+        smtp.send(message)
+    except MailerError as exc:
+        return _record_failure(connection, row, exc)
+    # The window: the server has the message, this row still says 'sending' until this commit.
+    connection.execute(update(_table).where(_table.c.id == outbox_id).values(
+        status=OutboxStatus.SENT.value, sent_at=clock.now(), message_id=message["Message-ID"], last_error=None))
+    connection.commit()
+    return OutboxStatus.SENT.value
+
+
+def _status(connection: Connection, outbox_id: int) -> str:
+    status = connection.scalar(select(_table.c.status).where(_table.c.id == outbox_id))
+    connection.rollback()
     return status or "missing"
 
 
-def _record_failure(session: Session, row: EmailOutbox, exc: MailerError) -> str:
+def _record_failure(connection: Connection, row, exc: MailerError) -> str:
     """Retry later with a backoff, or give up (permanent refusal, or out of attempts)."""
-    row.last_error = str(exc)[:2000]
+    last_error = str(exc)[:2000]
     retry_at = clock.now() + backoff(row.attempts)
     if exc.permanent or row.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
-        row.status = OutboxStatus.FAILED.value
+        values = {"status": OutboxStatus.FAILED.value}
     else:
-        row.status = OutboxStatus.PENDING.value
-        row.next_attempt_at = retry_at
-    session.commit()
-    log.warning("e-mail %s attempt %s failed (%s): %s", row.id, row.attempts, row.status, row.last_error)
-    if row.status == OutboxStatus.PENDING.value:
+        values = {"status": OutboxStatus.PENDING.value, "next_attempt_at": retry_at}
+    connection.execute(update(_table).where(_table.c.id == row.id).values(last_error=last_error, **values))
+    connection.commit()
+    log.warning("e-mail %s attempt %s failed (%s): %s", row.id, row.attempts, values["status"], last_error)
+    if values["status"] == OutboxStatus.PENDING.value:
         from workflows.jobs import deliver_email_job
 
         # If this enqueue is lost (Redis down), the sweeper picks the row up once it is due.
         _safe_enqueue(deliver_email_job, row.id, at=retry_at)
-    return row.status
+    return values["status"]
 
 
-def _build_message(row: EmailOutbox, sender: str) -> EmailMessage:
+def message_id_for(outbox_id: int, created_at, sender: str) -> str:
+    """The row's Message-ID: the same on every attempt, so a second copy (a worker killed after the
+    server's 250 and before the sent mark) is recognisable as the same message. The creation time
+    keeps ids apart across databases whose outbox ids restart."""
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "crm.invalid"
+    return f"<outbox.{outbox_id}.{created_at.strftime('%Y%m%d%H%M%S%f')}@{domain}>"
+
+
+def _build_message(row, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = row.to_address
     message["Subject"] = row.subject
-    message["Message-ID"] = make_msgid(idstring=f"outbox{row.id}")
+    message["Message-ID"] = message_id_for(row.id, row.created_at, sender)
     message.set_content(row.body_text)
     if row.body_html:
         message.add_alternative(row.body_html, subtype="html")
     for attachment in row.attachments or ():
         _attach(message, attachment)
     return message
+
+
+class _SmtpConnection:
+    """One SMTP session kept open between messages (per thread; see `_smtp_connection`).
+
+    The settings come from SmtpMailer (crm/mailer.py) and errors are reported the same way (MailerError,
+    `permanent` for 5xx refusals of this message). After any error the session is dropped, so the next
+    message starts on a fresh one; a session idle for SMTP_IDLE_CHECK_SECONDS is checked with NOOP first,
+    so a server that timed it out costs a reconnect, not a failed attempt."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.settings = SmtpMailer(url)  # raises ValueError for a malformed URL
+        self.client: smtplib.SMTP | None = None
+        self.last_used = 0.0
+
+    def send(self, message: EmailMessage) -> None:
+        try:
+            if self.client is not None and time.monotonic() - self.last_used > SMTP_IDLE_CHECK_SECONDS:
+                self._check_alive()
+            if self.client is None:
+                self.client = self._connect()
+            self.client.send_message(message)
+            self.last_used = time.monotonic()
+        except (OSError, smtplib.SMTPException) as exc:
+            self.close()
+            raise MailerError(f"{exc.__class__.__name__}: {exc}", permanent=_is_permanent(exc)) from exc
+
+    def _check_alive(self) -> None:
+        try:
+            code, _ = self.client.noop()
+        except (OSError, smtplib.SMTPException):
+            code = None
+        if code != 250:
+            self.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.use_ssl:
+            client = smtplib.SMTP_SSL(s.host, s.port, timeout=s.timeout, context=ssl.create_default_context())
+        else:
+            client = smtplib.SMTP(s.host, s.port, timeout=s.timeout)
+        try:
+            if s.starttls:
+                client.starttls(context=ssl.create_default_context())
+            if s.username:
+                client.login(s.username, s.password or "")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+
+_local = threading.local()
+
+
+def _smtp_connection(url: str) -> _SmtpConnection:
+    """This thread's kept SMTP session for `url` (a new one when the URL changed)."""
+    current = getattr(_local, "smtp", None)
+    if current is None or current.url != url:
+        if current is not None:
+            current.close()
+        current = _local.smtp = _SmtpConnection(url)
+    return current
+
+
+def _forget_smtp_connections() -> None:
+    """In a forked child: the parent's sockets are not ours to use."""
+    global _local
+    _local = threading.local()
+
+
+os.register_at_fork(after_in_child=_forget_smtp_connections)
 
 
 def _attach(message: EmailMessage, attachment: dict) -> None:
@@ -185,14 +332,7 @@ def sweep(stuck_after: timedelta | None = None) -> int:
         .order_by(EmailOutbox.id).limit(SWEEP_BATCH)
     ).all()
     db.session.commit()
-    from workflows.jobs import deliver_email_job
-
-    enqueued = 0
-    for outbox_id in ids:
-        if not _safe_enqueue(deliver_email_job, outbox_id):
-            break  # the queue is down: the next sweep tries again
-        enqueued += 1
-    return enqueued
+    return enqueue_deliveries(ids)
 
 
 def retry(outbox_id: int) -> bool:
@@ -212,6 +352,22 @@ def retry(outbox_id: int) -> bool:
 
         _safe_enqueue(deliver_email_job, outbox_id)
     return bool(changed)
+
+
+def enqueue_deliveries(outbox_ids: list[int]) -> int:
+    """Hand rows to the queue: one `deliver_email_job` for a single row, `deliver_email_batch_job`s of
+    BATCH_SIZE for more. Stops at the first failure (the queue is down: the sweeper sends the rest);
+    returns how many rows were handed over."""
+    from workflows.jobs import deliver_email_batch_job, deliver_email_job
+
+    handed = 0
+    for start in range(0, len(outbox_ids), BATCH_SIZE):
+        chunk = list(outbox_ids[start:start + BATCH_SIZE])
+        if not (_safe_enqueue(deliver_email_job, chunk[0]) if len(chunk) == 1
+                else _safe_enqueue(deliver_email_batch_job, chunk)):
+            break
+        handed += len(chunk)
+    return handed
 
 
 def _safe_enqueue(func, *args, **kwargs) -> bool:
@@ -235,13 +391,8 @@ def _collect_new_outbox_rows(session, flush_context):
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session):
     ids = session.info.pop(_SESSION_KEY, None)
-    if not ids:
-        return
-    from workflows.jobs import deliver_email_job
-
-    for outbox_id in ids:
-        if not _safe_enqueue(deliver_email_job, outbox_id):
-            break  # one failure means the queue is down; don't make the caller wait for each row
+    if ids:
+        enqueue_deliveries(ids)  # one failure means the queue is down: the caller does not wait for each row
 
 
 @event.listens_for(Session, "after_rollback")
