@@ -148,6 +148,15 @@ def run(url: str, label: str, years: int, n: int) -> None:
         over += bool(flag)
         print(f"  {path:<{width}}  {status:>6}  {median:>9.1f}  {p95:>6.1f}  {sql:>11.1f}{flag}")
     print(f"SUMMARY {label}: {len(results)} pages, {over} over {TARGET_MS:.0f} ms")
+    # The machine-readable lines bench/all.py collects (issue 5: each page ≤ 30 ms): a summary, then each miss.
+    bad = [(path, status, median) for path, status, median, _p95, _sql in results
+           if status != 200 or median > TARGET_MS]
+    span = f"{years} year{'s' if years != 1 else ''}"
+    print(f"RESULT | settlements, act and documents pages with median ≤ {TARGET_MS:g} ms, {span} ({label}) | "
+          f"{len(results) - len(bad)} of {len(results)} | all | {'MISSED' if bad else 'met'}")
+    for path, status, median in bad:
+        print(f"RESULT | {path.replace(base, '…')} median ({label}) | "
+              f"{f'{median:.1f} ms' if status == 200 else f'HTTP {status}'} | ≤ {TARGET_MS:g} ms | MISSED")
 
 
 def main(argv: list[str] | None = None) -> int:
