@@ -15,8 +15,9 @@ switched on for `--email-share` of them (off for the rest). Then, timed:
 
 The queue is RQ on a private `redis-server` the bench starts on a spare port (no worker: sending the
 mail is the workers' job, not the fan-out's); without redis-server it says so and the hand-off is
-skipped. Prints each phase and the total against the ≤ 20 s target, and checks the row counts.
-Always exits 0.
+skipped. Prints each phase and the total against the ≤ 20 s target, and checks the row counts; then
+`RESULT | notification fan-out to N customers, end to end (backend) | s | ≤ 20 s | met/MISSED` for
+bench/all.py. Always exits 0.
 """
 from __future__ import annotations
 
@@ -202,6 +203,12 @@ def _run(url: str, users: int, email_share: float, redis_url: str | None) -> Non
         verdict = "OK" if total <= TARGET_SECONDS else "OVER TARGET"
         print(f"SUMMARY {backend}: {total:.2f} s end to end for {users} users "
               f"(target ≤ {TARGET_SECONDS:.0f} s) — {verdict}")
+        # All recipients must have their delivery (and the opted-in share an outbox row) for the time to count.
+        complete = deliveries == users and recipients == users
+        size = f"{users:,}".replace(",", " ")
+        print(f"RESULT | notification fan-out to {size} customers, end to end ({backend}) | {total:.2f} s"
+              f"{'' if complete else f' ({deliveries} of {users} deliveries)'} | ≤ {TARGET_SECONDS:.0f} s | "
+              f"{'met' if complete and total <= TARGET_SECONDS else 'MISSED'}")
         db.session.remove()
         db.engine.dispose()
 
