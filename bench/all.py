@@ -407,16 +407,19 @@ def run_command(command: list[str], env: dict[str, str], log, timeout: float, re
 
 
 def _kill_group(process: subprocess.Popen) -> None:
-    """SIGTERM the step's process group (it was started in its own session), SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """Stop the step's process group (started in its own session): SIGINT first, so the benchmark's `finally`
+    blocks stop what it started (gunicorn, workers, redis-server), then SIGTERM, then SIGKILL."""
+    for sig, grace in ((signal.SIGINT, 30), (signal.SIGTERM, 10), (signal.SIGKILL, 10)):
+        if process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def run_step(step: Step, sizes: Sizes, log_dir: Path, setup_cache: dict[str, str | None]) -> Outcome:
