@@ -1,7 +1,7 @@
 """Cross-cutting HTTP concerns: health check, server-side sessions and security headers."""
 from __future__ import annotations
 
-from flask import Flask, flash, g, jsonify, make_response, render_template, request, session
+from flask import Flask, flash, g, jsonify, make_response, request, session
 from flask_login import current_user, logout_user, user_logged_in
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
@@ -85,10 +85,17 @@ def register_web(app: Flask) -> None:
             db.session.rollback()
         except Exception:  # noqa: BLE001 - the connection is gone; the pool discards it
             pass
+        if "_login_user" not in g:
+            # The after-request hooks ask current_user; loading it would hit the database again and turn
+            # this answer into a 500.
+            g._login_user = app.login_manager.anonymous_user()
         if request.path.startswith("/api/") or request.path == "/healthz":
             response = jsonify({"status": "error", "db": "unavailable"})
         else:
-            response = make_response(render_template("service_unavailable.html"))
+            # Straight from the Jinja environment: render_template would run the blueprints' context
+            # processors (the portal's reads the user and their contracts) and fail the same way again.
+            page = app.jinja_env.get_template("service_unavailable.html").render(request=request, session=session)
+            response = make_response(page)
         response.status_code = 503
         response.headers["Retry-After"] = "30"
         response.headers["Cache-Control"] = "no-store"
