@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import abort
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from crm.extensions import db
 from crm.models.access import ContractAccess, ContractRole, contract_access_object
@@ -101,15 +101,27 @@ def _scopes(access_ids: list[int]) -> dict[int, set[int]]:
 
 
 def accessible_contracts(user) -> list[ContractGrant]:
-    """Every confirmed contract role of `user`, ordered by contract number (two queries)."""
+    """Every confirmed contract role of `user`, ordered by contract number, in ONE statement (it runs on
+    every signed-in portal page): the accesses with their contract and counterparty joined, and one row
+    per scoped object (an outer join; no object rows = the whole contract)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    accesses = db.session.scalars(_access_query(user.id)).all()
-    scopes = _scopes([a.id for a in accesses])
+    rows = db.session.execute(
+        select(ContractAccess, contract_access_object.c.energy_object_id)
+        .outerjoin(contract_access_object, contract_access_object.c.access_id == ContractAccess.id)
+        .where(ContractAccess.user_id == user.id, ContractAccess.confirmed_at.is_not(None))
+        .options(joinedload(ContractAccess.contract).joinedload(Contract.counterparty))
+    ).all()
+    accesses: dict[int, ContractAccess] = {}
+    scopes: dict[int, set[int]] = {}
+    for access, object_id in rows:
+        accesses.setdefault(access.id, access)
+        if object_id is not None:
+            scopes.setdefault(access.id, set()).add(object_id)
     grants = [
         ContractGrant(a.contract, ContractRole(a.role),
                       frozenset(scopes[a.id]) if a.id in scopes else None)
-        for a in accesses
+        for a in accesses.values()
     ]
     return sorted(grants, key=lambda g: g.contract.number)
 
