@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from crm.access import ContractGrant
 from crm.extensions import db
@@ -65,30 +65,34 @@ class ContractCard:
 
 
 def contract_card(grant: ContractGrant) -> ContractCard:
-    """The contract with its requisites and the objects (within the grant's scope), in constant queries."""
+    """The contract with its requisites and the objects (within the grant's scope), in two statements.
+
+    Joined eager loads: the collections are small by rule (≤ 9 contact persons, a few curators and
+    payment terms; the objects' rows are one per register), so one round trip each beats a
+    statement per relationship (the card is the most visited portal page)."""
     contract = db.session.scalars(
         select(Contract).where(Contract.id == grant.contract.id).options(
-            selectinload(Contract.counterparty),
-            selectinload(Contract.branch),
-            selectinload(Contract.curators),
-            selectinload(Contract.payment_terms),
-            selectinload(Contract.contact_persons),
-            selectinload(Contract.tariff),
+            joinedload(Contract.counterparty),
+            joinedload(Contract.branch),
+            joinedload(Contract.curators),
+            joinedload(Contract.payment_terms),
+            joinedload(Contract.contact_persons),
+            joinedload(Contract.tariff),
         )
-    ).one()
+    ).unique().one()
     query = (
         select(EnergyObject)
         .where(EnergyObject.contract_id == contract.id)
         .order_by(EnergyObject.code)
         .options(
-            selectinload(EnergyObject.metering_points)
-            .selectinload(MeteringPoint.meters)
-            .selectinload(Meter.registers)
+            joinedload(EnergyObject.metering_points)
+            .joinedload(MeteringPoint.meters)
+            .joinedload(Meter.registers)
         )
     )
     if grant.object_ids is not None:
         query = query.where(EnergyObject.id.in_(grant.object_ids))
-    return ContractCard(contract=contract, energy_objects=list(db.session.scalars(query)))
+    return ContractCard(contract=contract, energy_objects=list(db.session.scalars(query).unique()))
 
 
 # --- writing: the selector, contact persons (SPEC C5) -------------------------------------------
