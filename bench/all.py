@@ -29,9 +29,10 @@ Every benchmark prints one line per figure the issue targets:
     RESULT | <figure> | <value> | <target> | <met|MISSED|info>
 
 and this script ends with one table of all of them, the count of misses, and the steps that crashed; the
-table is also written to `summary.txt` (and `summary.json`) beside the logs. The exit code is 0 even with
-misses (the run reports, it does not gate); it is 1 only when a step crashed (non-zero exit, time-out, or no
-RESULT line at all) or its setup failed.
+table is also written to `summary.txt` (and `summary.json`) beside the logs. The per-page lines of a step that
+prints many (bench.pages: one per page that misses) are counted on the terminal and listed in summary.txt.
+The exit code is 0 even with misses (the run reports, it does not gate); it is 1 only when a step crashed
+(non-zero exit, time-out, or no RESULT line at all) or its setup failed.
 """
 from __future__ import annotations
 
@@ -461,24 +462,49 @@ def run_step(step: Step, sizes: Sizes, log_dir: Path, setup_cache: dict[str, str
 
 # --- the final table ---------------------------------------------------------------------------------------
 
-def table(outcomes: list[Outcome], header: str) -> str:
-    rows = [(o.step, *r) for o in outcomes for r in o.results]
-    lines = [header, ""]
-    if rows:
-        titles = ("step", "figure", "value", "target", "verdict")
-        widths = [max(len(titles[i]), *(len(row[i]) for row in rows)) for i in range(5)]
-        fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        lines.append(fmt.format(*titles))
-        lines.append(fmt.format(*("-" * w for w in widths)))
-        for row in rows:
-            verdict = row[4] if row[4] != "MISSED" else "MISSED  <<<"
-            lines.append(fmt.format(row[0], row[1], row[2], row[3], verdict).rstrip())
-    else:
-        lines.append("(no RESULT lines)")
-    misses = sum(1 for row in rows if row[4] == "MISSED")
+# A step that prints many RESULT lines (bench.pages: one per page that misses) keeps its per-page lines out of
+# the main table: they go to a details table after it (in full in summary.txt; counted on the terminal).
+DETAIL_THRESHOLD = 20
+DETAIL = re.compile(r"^(portal|back office) .*/")  # a page: "portal /portal/… as user median …"
+
+
+def split_rows(outcomes: list[Outcome]) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
+    main_rows, details = [], []
+    for outcome in outcomes:
+        many = len(outcome.results) > DETAIL_THRESHOLD
+        for result in outcome.results:
+            (details if many and DETAIL.match(result[0]) else main_rows).append((outcome.step, *result))
+    return main_rows, details
+
+
+def render(rows: list[tuple[str, ...]]) -> list[str]:
+    titles = ("step", "figure", "value", "target", "verdict")
+    widths = [max(len(titles[i]), *(len(row[i]) for row in rows)) for i in range(5)]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    lines = [fmt.format(*titles), fmt.format(*("-" * w for w in widths))]
+    for row in rows:
+        verdict = row[4] if row[4] != "MISSED" else "MISSED  <<<"
+        lines.append(fmt.format(row[0], row[1], row[2], row[3], verdict).rstrip())
+    return lines
+
+
+def counts(rows: list[tuple[str, ...]]) -> str:
     met = sum(1 for row in rows if row[4] == "met")
-    lines.append("")
-    lines.append(f"{len(rows)} figures: {met} met, {misses} MISSED, {len(rows) - met - misses} info")
+    missed = sum(1 for row in rows if row[4] == "MISSED")
+    return f"{len(rows)} figures: {met} met, {missed} MISSED, {len(rows) - met - missed} info"
+
+
+def table(outcomes: list[Outcome], header: str, with_details: bool) -> str:
+    """The final table; the per-page details in full (`with_details`, for summary.txt) or as a count."""
+    main_rows, details = split_rows(outcomes)
+    lines = [header, ""]
+    lines += render(main_rows) if main_rows else ["(no RESULT lines)"]
+    lines += ["", counts(main_rows)]
+    if details:
+        if with_details:
+            lines += ["", "Details: one line per page (bench.pages)", ""] + render(details)
+        lines.append(f"details, one line per page: {counts(details)}"
+                     + ("" if with_details else " — listed in summary.txt and in the pages step's log"))
     for outcome in outcomes:
         if outcome.status != "ok":
             lines.append(f"{outcome.step}: {outcome.status.upper()} — {outcome.detail}")
@@ -531,9 +557,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted", flush=True)
         outcomes.append(Outcome("interrupted", "crashed", detail="stopped by Ctrl-C"))
     finished = datetime.now(UTC)
-    summary = table(outcomes, f"{header}; finished {finished:%H:%M} UTC, load average {load_average()}")
-    print("\n" + "=" * 100 + "\n" + summary, flush=True)
-    (log_dir / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    title = f"{header}; finished {finished:%H:%M} UTC, load average {load_average()}"
+    print("\n" + "=" * 100 + "\n" + table(outcomes, title, with_details=False), flush=True)
+    (log_dir / "summary.txt").write_text(table(outcomes, title, with_details=True) + "\n", encoding="utf-8")
     (log_dir / "summary.json").write_text(json.dumps({
         "started": started.isoformat(), "finished": finished.isoformat(), "quick": args.quick,
         "steps": [{"step": o.step, "status": o.status, "detail": o.detail, "seconds": round(o.seconds, 1),
