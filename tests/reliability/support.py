@@ -67,13 +67,14 @@ def clone_database(app, url: str) -> None:
     name = make_url(url).database
     with psycopg.connect(_admin_dsn(url), autocommit=True, connect_timeout=5) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        for _attempt in range(20):
+        for _attempt in range(10):
             try:
                 conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
                 return
             except psycopg.errors.ObjectInUse:
                 time.sleep(0.5)
-        raise AssertionError(f"{template} stayed in use: cannot copy it to {name}")
+    # Some earlier test still holds a connection to the template: copy it with pg_dump instead.
+    copy_schema(app, url)
 
 
 def seed_database(url: str, storage_url: str, seed: Callable[[], object]) -> object:
@@ -322,6 +323,7 @@ def copy_schema(app, url: str) -> None:
 
     with app.app_context():
         db.session.remove()
+        db.engine.dispose()
     source = make_url(app.config["SQLALCHEMY_DATABASE_URI"]).set(drivername="postgresql")
     target = make_url(url).set(drivername="postgresql")
     with psycopg.connect(_admin_dsn(url), autocommit=True, connect_timeout=5) as conn:
