@@ -231,7 +231,8 @@ def test_statements_do_not_grow_with_appeals_when_opening_home(app, home, query_
         db.session.commit()
     many = statements()
 
-    assert few == many and many <= 12
+    # FAB: user, session, groups, permissions (4–5); the home: branches, the appeal pass, the other counts
+    assert few == many and many <= 8
 
 
 def test_customer_is_sent_to_portal_when_opening_staff_home(app, db, client):
@@ -253,3 +254,35 @@ def test_home_is_russian_by_default_and_english_when_staff_switch_language(app, 
 
     assert "Назначены мне, открытые" in russian and "Assigned to me, open" not in russian
     assert "Assigned to me, open" in english and "SLA due within 24 hours" in english
+
+
+def test_admin_sees_failed_rq_jobs_when_jobs_go_to_redis(rq_app, redis_server):
+    from workflows.queue import get_rq_queue
+
+    queue = get_rq_queue()
+    queue.connection.zadd(queue.failed_job_registry.key, {"job-a": 1, "job-b": 2})
+    f.user("ops@energo.example", username="ops", roles=("Admin",))
+    db.session.commit()
+    client = rq_app.test_client()
+    assert f.staff_login(client, "ops").status_code == 302
+
+    html = client.get("/admin/").get_data(as_text=True)
+
+    assert _figures(html)["jobs_failed"] == "2"
+    assert "очередь недоступна" not in html
+
+
+def test_home_answers_200_saying_the_queue_is_unavailable_when_redis_is_down(rq_app, redis_server):
+    f.user("ops@energo.example", username="ops", roles=("Admin",))
+    db.session.add(EmailOutbox(to_address="x@example.com", subject="Счёт", body_text="…", status="failed"))
+    db.session.commit()
+    client = rq_app.test_client()
+    assert f.staff_login(client, "ops").status_code == 302
+    redis_server.stop()
+
+    response = client.get("/admin/")
+
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Задания очереди с ошибкой: очередь недоступна" in html
+    assert _figures(html)["outbox_failed"] == "1"
