@@ -22,11 +22,10 @@ from customer_portal.context import safe_next
 
 
 def layout_state() -> dict:
-    """The bell and appeals counts, pending modals and open banners for the layout, once per request: one
-    statement, and a second only while a modal or banner waits."""
+    """The bell and appeals counts, pending modals and open banners for the layout, once per request, in
+    one statement."""
     if "portal_inbox" not in g:
-        counts = inbox.bell_counts(current_user)
-        top = inbox.top_of_page(current_user) if counts.top_of_page else inbox.TopOfPage([], [])
+        counts, top = inbox.layout_inbox(current_user)
         g.portal_inbox = {"bell": counts, "inbox_modals": top.modals,
                           "inbox_banners": top.banners, "inbox_goto": _safe_goto}
     return g.portal_inbox

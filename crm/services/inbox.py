@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import and_, case, exists, func, or_, select, update
+from sqlalchemy import and_, case, exists, func, or_, select, true, update
 
 from crm import clock
 from crm.extensions import db
@@ -246,6 +246,38 @@ def pending_modals(user) -> list[InboxItem]:
 def active_banners(user) -> list[InboxItem]:
     """Top banners to show until closed or expired."""
     return top_of_page(user).banners
+
+
+def layout_inbox(user) -> tuple[BellCounts, TopOfPage]:
+    """`bell_counts` and `top_of_page` together in ONE statement, for the layout of every portal page:
+    the one-row counts outer-joined to the waiting modals and banners (no waiting item = one row of
+    counts with no delivery)."""
+    from crm.services.appeal_portal import unread_appeals_query
+
+    now = clock.now()
+    unread_notifications = (select(func.count(NotificationDelivery.id))
+                            .join(Notification, Notification.id == NotificationDelivery.notification_id)
+                            .where(_listed(user.id, now), NotificationDelivery.read_at.is_(None))
+                            .scalar_subquery())
+    unread_news = (select(func.count(News.id)).where(_visible_news(user.id, now), _news_unread(user.id))
+                   .scalar_subquery())
+    counts = select(unread_notifications.label("notifications"), unread_news.label("news"),
+                    unread_appeals_query(user.id).scalar_subquery().label("appeals")).subquery("bell")
+    waiting = (select(NotificationDelivery.id.label("delivery_id"))
+               .join(Notification, Notification.id == NotificationDelivery.notification_id)
+               .where(*_top_of_page_clauses(user.id, now)).subquery("waiting"))
+    rows = db.session.execute(
+        select(counts.c.notifications, counts.c.news, counts.c.appeals, NotificationDelivery, Notification)
+        .select_from(counts)
+        .outerjoin(waiting, true())
+        .outerjoin(NotificationDelivery, NotificationDelivery.id == waiting.c.delivery_id)
+        .outerjoin(Notification, Notification.id == NotificationDelivery.notification_id)
+        .order_by(NotificationDelivery.delivered_at, NotificationDelivery.id)).all()
+    items = [InboxItem(delivery, notification) for *_, delivery, notification in rows if delivery is not None]
+    first = rows[0]
+    counts_row = BellCounts(int(first[0] or 0), int(first[1] or 0), int(first[2] or 0), len(items))
+    return counts_row, TopOfPage(modals=[item for item in items if item.notification.kind == "modal"],
+                                 banners=[item for item in items if item.notification.kind == "banner"])
 
 
 # --- The customer's actions -------------------------------------------------------------------------
