@@ -135,3 +135,20 @@ def test_app_recovers_from_a_postgres_restart_and_outage_without_manual_action(c
     assert saved is not None and saved.status_code == 302 and "saved=" in saved.headers["Location"]
     assert _stored_values(url, customer.register_ids) == {Decimal("1022.5")}
     assert "Traceback" not in server.log(), server.log()[-3000:]
+
+
+def test_a_request_that_cannot_reach_the_database_answers_the_503_page_and_not_a_500():
+    """The handler alone, in-process: a sign-in (which must read the user) against a closed port."""
+    from app import create_app
+    from tests.services import closed_port_url
+
+    unreachable = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI":
+                              closed_port_url("postgresql+psycopg") + "/crm"})
+    response = unreachable.test_client().post("/portal/login", data={"login": "ivanov@example.com",
+                                                                      "password": "Secret2026pass"})
+
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "30" and response.headers["Cache-Control"] == "no-store"
+    page = response.get_data(as_text=True)
+    assert "Сервис временно недоступен" in page and 'id="service-unavailable"' in page
+    assert "Traceback" not in page and "OperationalError" not in page
