@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 from flask_babel import get_timezone
 from sqlalchemy import and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased, selectinload
+from sqlalchemy.orm import aliased, joinedload, selectinload
 
 from crm import clock
 from crm.access import MATRIX, Capability
@@ -38,6 +38,8 @@ from crm.models import (
     AppealTopic,
     Contract,
     EnergyObject,
+    FormDefinition,
+    FormStep,
     WorkflowState,
 )
 from crm.models.access import ContractAccess, contract_access_object
@@ -241,11 +243,14 @@ def _draft_rows(user, page: int) -> list[DraftRow]:
 def appeal_for_customer(user, appeal_id: int) -> Appeal | None:
     """The appeal if `user` may see it, else None (the route answers 404: existence is not revealed)."""
     return db.session.scalars(
+        # The many-to-ones joined into the appeal's own statement; the form's steps with their fields
+        # in a second (the card's summary walks them), whatever the number of steps.
         select(Appeal).where(Appeal.id == appeal_id, visible_clause(user.id)).options(
-            selectinload(Appeal.section), selectinload(Appeal.topic), selectinload(Appeal.subsection),
-            selectinload(Appeal.contract).selectinload(Contract.counterparty),
-            selectinload(Appeal.energy_object), selectinload(Appeal.form))
-    ).first()
+            joinedload(Appeal.section), joinedload(Appeal.topic), joinedload(Appeal.subsection),
+            joinedload(Appeal.contract).joinedload(Contract.counterparty),
+            joinedload(Appeal.energy_object),
+            joinedload(Appeal.form).selectinload(FormDefinition.steps).joinedload(FormStep.fields))
+    ).unique().first()
 
 
 def draft_for_author(user, draft_id: int) -> AppealDraft | None:
@@ -267,7 +272,7 @@ def public_messages(appeal: Appeal) -> list[AppealMessage]:
     return list(db.session.scalars(
         select(AppealMessage).where(AppealMessage.appeal_id == appeal.id, AppealMessage.internal.is_(False))
         .order_by(AppealMessage.created_at, AppealMessage.id)
-        .options(selectinload(AppealMessage.attachments), selectinload(AppealMessage.author))))
+        .options(joinedload(AppealMessage.attachments), joinedload(AppealMessage.author))).unique())
 
 
 def appeal_files(appeal: Appeal) -> list[AppealAttachment]:
