@@ -51,6 +51,7 @@ from crm.models.catalog import ContactQuestion, ServiceOrder
 from crm.models.integration import BackgroundTask, TaskStatus
 from crm.models.outbox import EmailOutbox, OutboxStatus
 from crm.services import appeal_desk as desk
+from crm.services import readings_review
 
 log = logging.getLogger(__name__)
 
@@ -59,10 +60,6 @@ COUNT_CAP = desk.COUNT_CAP
 CHART_DAYS = 14
 DUE_WITHIN_HOURS = 24
 ADMIN_ROLE = "Admin"
-
-#: the appeal tiles: key → the desk filter whose count (and link) the tile shows
-APPEAL_TILES = ("mine", "unassigned", "breached", "due", "unread")
-
 
 def appeal_filters() -> dict[str, desk.QueueFilter]:
     """The desk filter behind each appeal tile (the tile's link carries exactly these arguments)."""
@@ -151,7 +148,8 @@ def _readings_query(branch_ids: set[int] | None):
 
 
 def _acts_query(branch_ids: set[int] | None):
-    query = select(IntervalProfile.id).where(IntervalProfile.act_status == "pending")
+    pending = readings_review.ACT_STATUS[ReadingStatus.SUBMITTED.value]   # what the review queue lists
+    query = select(IntervalProfile.id).where(IntervalProfile.act_status == pending)
     if branch_ids is not None:
         query = (query.join(Meter, Meter.id == IntervalProfile.meter_id)
                  .join(MeteringPoint, MeteringPoint.id == Meter.metering_point_id)
