@@ -286,3 +286,18 @@ def test_home_answers_200_saying_the_queue_is_unavailable_when_redis_is_down(rq_
     assert response.status_code == 200
     assert "Задания очереди с ошибкой: очередь недоступна" in html
     assert _figures(html)["outbox_failed"] == "1"
+
+
+def test_auditor_reads_every_branch_and_billing_operator_gets_no_appeal_numbers(app, home):
+    with app.app_context():
+        f.user("audit@energo.example", username="audit", roles=("Auditor",))
+        f.user("billing@energo.example", username="billing", roles=("Billing operator",))
+        db.session.commit()
+
+    auditor = _figures(_client(app, "audit").get("/admin/").get_data(as_text=True))
+    billing = _client(app, "billing").get("/admin/").get_data(as_text=True)
+
+    assert {key: auditor[key] for key in ("unassigned", "breached", "readings")} == {
+        "unassigned": "5", "breached": "5", "readings": "2"}
+    assert "outbox_failed" not in auditor
+    assert _figures(billing) == {} and "Выберите раздел в меню выше" in billing
