@@ -231,13 +231,17 @@ def export_record(kind_name: str, external_id: str) -> dict | None:
     return None if row is None else kind.export(row)
 
 
+#: the largest id an INTEGER key holds (PostgreSQL refuses a larger parameter instead of matching nothing)
+MAX_ROW_ID = 2 ** 31 - 1
+
+
 def export_page(kind_name: str, after_id: int = 0, limit: int = DEFAULT_PAGE) -> tuple[list[dict], int | None]:
     """One page of the records of a kind that have an external id, ordered by their internal id, and the
     `after_id` of the next page (None on the last one): the keyset paging of the readings API."""
     kind = kind_of(kind_name)
     if after_id < 0 or not 1 <= limit <= MAX_PAGE:
         raise ServiceError(_("limit must be from 1 to %(max)s and after_id not negative.", max=MAX_PAGE))
-    rows = kind.page(after_id, limit)
+    rows = kind.page(min(after_id, MAX_ROW_ID), limit)  # beyond the column's range: the empty last page
     return [kind.export(row) for row in rows], (rows[-1].id if len(rows) == limit else None)
 
 

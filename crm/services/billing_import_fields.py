@@ -88,6 +88,8 @@ class Text(Field):
         if isinstance(raw, Decimal) and raw == raw.to_integral_value():
             raw = int(raw)
         text = cell_text(raw) or ""
+        if "\x00" in text:  # PostgreSQL cannot store it: a 500 instead of a problem otherwise
+            raise FieldError(_("Contains a NUL character."))
         if len(text) > self.max_length:
             raise FieldError(_("Longer than %(max)s characters.", max=self.max_length))
         if self.pattern and not re.fullmatch(self.pattern, text):
@@ -116,10 +118,10 @@ class Number(Field):
             raise FieldError(_("Not a number.")) from exc
         if number is None:
             raise FieldError(_("Not a number."))
+        if abs(number) >= Decimal(10) ** (self.digits - self.places):  # first: quantize fails on 1E+50
+            raise FieldError(_("The number is too large."))
         if number != number.quantize(Decimal(1).scaleb(-self.places)):
             raise FieldError(_("At most %(places)s decimal places.", places=self.places))
-        if abs(number) >= Decimal(10) ** (self.digits - self.places):
-            raise FieldError(_("The number is too large."))
         if self.minimum is not None and number < self.minimum:
             raise FieldError(_("Must be at least %(minimum)s.", minimum=self.minimum))
         if self.maximum is not None and number > self.maximum:

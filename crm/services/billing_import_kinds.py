@@ -103,6 +103,8 @@ class Kind:
 
     def find(self, external_id: str):
         """The row with this external id, or None."""
+        if "\x00" in external_id:  # never stored (Text refuses it); PostgreSQL would refuse the query
+            return None
         return db.session.scalar(select(self.model).where(self.model.external_id == external_id))
 
     def page(self, after_id: int, limit: int) -> list:

@@ -91,7 +91,7 @@ def submitted_rows(period: date, branch_code: str | None = None, after_id: int |
     if branch_code:
         query = query.join(Branch, Contract.branch_id == Branch.id).where(Branch.code == branch_code)
     if after_id is not None:
-        query = query.where(Reading.id > after_id)
+        query = query.where(Reading.id > min(after_id, 2 ** 31 - 1))  # PostgreSQL refuses a bigger INTEGER
     if limit is not None:
         query = query.limit(limit)
     return [{"contract": row.number, "account": row.account_number, "object_code": row.code,
