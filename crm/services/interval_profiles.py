@@ -24,6 +24,7 @@ from typing import Any
 import xlsxwriter
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 
 from crm import clock
 from crm.access import ContractGrant
@@ -86,15 +87,16 @@ def days_in(month: date) -> int:
 def interval_meter(grant: ContractGrant, meter_id: int) -> Meter:
     """The contract's interval meter within the grant's scope (one statement); `IntervalMeterNotFoundError`
     when it is not the contract's or not in the scope (as if it did not exist), or not interval-metered."""
-    row = db.session.execute(
-        select(Meter, EnergyObject)
+    # The point and the object come with the meter (the pages name them): no lazy loads later.
+    meter = db.session.scalars(
+        select(Meter)
         .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
         .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
         .where(Meter.id == meter_id, EnergyObject.contract_id == grant.contract.id)
+        .options(contains_eager(Meter.metering_point).contains_eager(MeteringPoint.energy_object))
     ).first()
-    if row is None or not grant.covers_object(row[1].id):
+    if meter is None or not grant.covers_object(meter.metering_point.energy_object.id):
         raise IntervalMeterNotFoundError(_("The meter is not one of this contract's meters available to you."))
-    meter = row[0]
     if not meter.interval_metering:
         raise IntervalMeterNotFoundError(_("Meter “%(serial)s” has no hourly (interval) metering: hourly profiles are "
                                       "submitted for interval meters of price categories III–VI only.",
