@@ -33,8 +33,10 @@ import ssl
 import threading
 import time
 from datetime import timedelta
-from email.message import EmailMessage
-from email.utils import parseaddr
+from email.header import Header
+from email.message import EmailMessage, Message
+from email.mime.text import MIMEText
+from email.utils import formataddr, parseaddr
 
 from flask import current_app
 from sqlalchemy import event, select, update
@@ -115,9 +117,8 @@ def deliver_many(outbox_ids: list[int]) -> dict[int, str]:
     statuses: dict[int, str] = {}
     with db.engine.connect() as connection:
         fast_commit = connection.dialect.name == "postgresql"
-        if fast_commit:
+        if fast_commit:  # not SET LOCAL: it lasts until the RESET below (the first claim commits it)
             connection.exec_driver_sql("SET synchronous_commit = off")
-            connection.commit()
         try:
             for outbox_id in outbox_ids:
                 statuses[outbox_id] = _deliver_one(connection, outbox_id, smtp, config)
@@ -171,7 +172,7 @@ def _deliver_one(connection: Connection, outbox_id: int, smtp: _SmtpConnection |
 
 def _status(connection: Connection, outbox_id: int) -> str:
     status = connection.scalar(select(_table.c.status).where(_table.c.id == outbox_id))
-    connection.rollback()
+    connection.commit()  # not rollback: that would also undo deliver_many's SET
     return status or "missing"
 
 
@@ -202,7 +203,9 @@ def message_id_for(outbox_id: int, created_at, sender: str) -> str:
     return f"<outbox.{outbox_id}.{created_at.strftime('%Y%m%d%H%M%S%f')}@{domain}>"
 
 
-def _build_message(row, sender: str) -> EmailMessage:
+def _build_message(row, sender: str) -> Message:
+    if not row.body_html and not row.attachments:
+        return _build_plain_message(row, sender)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = row.to_address
@@ -213,6 +216,19 @@ def _build_message(row, sender: str) -> EmailMessage:
         message.add_alternative(row.body_html, subtype="html")
     for attachment in row.attachments or ():
         _attach(message, attachment)
+    return message
+
+
+def _build_plain_message(row, sender: str) -> Message:
+    """The common case, text only, built with the legacy (compat32) classes: the same headers and body
+    once decoded, in about a sixth of the time the modern policy's header folding takes (≈ 0.25 ms
+    against 1.5 ms a message, most of a worker's own CPU per e-mail; bench/outbox.py)."""
+    message = MIMEText(row.body_text, "plain", "utf-8")
+    name, address = parseaddr(sender)
+    message["From"] = formataddr((name, address), "utf-8")
+    message["To"] = row.to_address
+    message["Subject"] = Header(row.subject, "utf-8")
+    message["Message-ID"] = message_id_for(row.id, row.created_at, sender)
     return message
 
 
@@ -230,7 +246,7 @@ class _SmtpConnection:
         self.client: smtplib.SMTP | None = None
         self.last_used = 0.0
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: Message) -> None:
         try:
             if self.client is not None and time.monotonic() - self.last_used > SMTP_IDLE_CHECK_SECONDS:
                 self._check_alive()
