@@ -138,9 +138,12 @@ def test_portal_answers_and_every_email_goes_out_once_when_redis_was_down(
     assert mailbox.messages == []
     assert views >= len(PAGES)
 
+    outage = time.monotonic() - outage_started
     redis_server.start()  # empty: the jobs enqueued before the outage are gone too
+    restarted = time.monotonic()
     wait_until(lambda: _statuses(db) == Counter({"sent": expected}), timeout=60 + expected / 5,
                message=f"the outbox to drain ({expected} e-mails)")
+    drained = time.monotonic() - restarted
     time.sleep(2.5)  # one more sweep period: a duplicate, if any, would arrive now
 
     db.session.rollback()
@@ -153,3 +156,6 @@ def test_portal_answers_and_every_email_goes_out_once_when_redis_was_down(
                                    "notification:outage": CUSTOMERS})
     for client in clients:  # and the portal still answers
         assert client.get("/portal/", follow_redirects=True).status_code == 200
+    print(f"\nRedis outage: {outage:.1f} s, {views} page views (all 200, slowest request {1000 * slowest:.0f} ms), "
+          f"{expected} e-mails kept in the outbox; Redis back → all sent in {drained:.1f} s, "
+          f"{len(received)} Message-IDs received once each, 0 duplicates")

@@ -170,6 +170,8 @@ def test_email_whose_worker_was_killed_before_the_server_accepted_it_is_sent_onc
     assert sorted(m["Subject"] for m in sink.messages) == sorted(subjects)
     assert rows[ids[2]].attempts == 2, "the interrupted delivery counted as an attempt"
     assert [rows[i].attempts for i in ids if i != ids[2]] == [1, 1, 1, 1]
+    print(f"\nworker killed before the server's acceptance: {len(ids)} e-mails, each received once "
+          f"(the interrupted one re-sent by the sweeper, attempts 2)")
 
 
 def test_email_accepted_just_before_the_kill_goes_out_again_with_the_same_message_id(
@@ -202,3 +204,6 @@ def test_email_accepted_just_before_the_kill_goes_out_again_with_the_same_messag
         "both copies carry the row's Message-ID, so the second is recognisable as the same message"
     assert len(set(sink.message_ids())) == len(ids), "counted by Message-ID, every e-mail exactly once"
     assert interrupted.attempts == 2
+    print(f"\nworker killed after the server's acceptance, before the sent mark: {len(ids)} e-mails, "
+          f"{sum(sink.message_ids().values())} messages received, {len(set(sink.message_ids()))} distinct "
+          f"Message-IDs (the one in the window twice, same Message-ID)")
