@@ -113,13 +113,19 @@ class Gunicorn:
     deployment on this 2-core box runs 4 processes × 4 threads: requests mostly wait on PostgreSQL round
     trips, threads overlap that wait, and keep-alive connections idle in the poller instead of holding a
     worker (a sync worker would be held by each keep-alive client). Each process has its own SQLAlchemy pool
-    (5 + 10 overflow), so at most W × T connections are in use."""
+    (5 + 10 overflow), so at most W × T connections are in use.
+
+    `--keep-alive 75`: with gunicorn's default of 2 s, an overloaded gthread worker (every thread busy for
+    more than 2 s) closes the keep-alive connections whose timer ran out *before* reading the request
+    that already waits on them, and the client gets "connection reset" / "remote end closed connection"
+    (seen in this test at load average 15). A keep-alive longer than any queueing delay avoids that."""
 
     def __init__(self, database_url: str, storage_url: str, *, workers: int = 4, threads: int = 4,
                  env: dict[str, str] | None = None):
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.workers, self.threads = workers, threads
+        self.keep_alive = 75
         self.log_path = Path(tempfile.mkstemp(prefix="crm-gunicorn-", suffix=".log")[1])
         self.env = dict(os.environ)
         self.env.update(DATABASE_URL=database_url, CRM_CONFIG="prod", SECRET_KEY=secrets.token_urlsafe(32),
@@ -132,7 +138,7 @@ class Gunicorn:
     def command(self) -> list[str]:
         return [str(VENV_BIN / "gunicorn"), "--preload", "-k", "gthread", "-w", str(self.workers),
                 "--threads", str(self.threads), "-b", f"127.0.0.1:{self.port}", "--timeout", "60",
-                "--graceful-timeout", "5",
+                "--graceful-timeout", "5", "--keep-alive", str(self.keep_alive),
                 "--error-logfile", str(self.log_path), "--log-level", "warning", "wsgi:app"]
 
     def start(self, timeout: float = 120.0) -> str:
@@ -163,6 +169,22 @@ class Gunicorn:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU seconds used so far by the master and its live workers (from /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        pids = [self.process.pid]
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        if children.exists():
+            pids += [int(pid) for pid in children.read_text().split()]
+        total = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += int(fields[11]) + int(fields[12])      # utime, stime
+        return total / ticks
 
     def close(self) -> None:
         self.stop()

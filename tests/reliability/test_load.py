@@ -182,11 +182,12 @@ def test_fifty_signed_in_sessions_mixing_pages_and_writes_get_no_5xx_and_lose_no
         for thread in threads:
             thread.join(timeout=60)
         pytest.fail(f"sign-in failed: {[p for o in outcomes for p in o.problems][:5]}\n{server.log()[-3000:]}")
-    began, cpu = time.monotonic(), time.process_time()
+    began, cpu, server_cpu = time.monotonic(), time.process_time(), server.cpu_seconds()
     stop_at[0] = began + duration
     for thread in threads:
         thread.join(timeout=duration + 120)
     elapsed = time.monotonic() - began
+    server_cpu = server.cpu_seconds() - server_cpu
     for outcome in outcomes:
         outcome.browser.close()
     assert not any(thread.is_alive() for thread in threads), "a session hung"
@@ -199,7 +200,8 @@ def test_fifty_signed_in_sessions_mixing_pages_and_writes_get_no_5xx_and_lose_no
     print(f"\n{SESSIONS} sessions × {duration:.0f} s on gunicorn -k gthread -w {server.workers} "
           f"--threads {server.threads}; load average {open('/proc/loadavg').read().split()[0]}")
     print(f"requests: {len(calls)} in {elapsed:.1f} s = {len(calls) / elapsed:.1f} req/s "
-          f"(test process CPU {time.process_time() - cpu:.1f} s); 5xx: {len(server_errors)}; "
+          f"(gunicorn CPU {server_cpu:.1f} s = {1000 * server_cpu / max(len(calls), 1):.1f} ms a request; "
+          f"clients' CPU {time.process_time() - cpu:.1f} s); 5xx: {len(server_errors)}; "
           f"connection errors: {len(failed)}")
     print(f"page views     {_percentiles([c for c in calls if c.method == 'GET'])}")
     print(f"readings POST  {_percentiles([c for c in calls if c.kind == 'readings submit'])}")
