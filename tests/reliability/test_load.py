@@ -1,10 +1,10 @@
 """50 signed-in customers at once against the real app under gunicorn (issue 8 item 5, first bullet).
 
-The app runs as in production (`gunicorn --preload -k gthread -w 4 --threads 4 wsgi:app`, CRM_CONFIG=prod) on
-its own PostgreSQL database, migrated and seeded with RELIABILITY_SESSIONS (50) customers, each with their own
-contract, an object with two meters (one day/night: three registers), six months of accepted readings, an open
-readings window, two appeals in a state that allows dialogue and three notifications. Then one thread per
-customer signs in through the portal form and, for RELIABILITY_SECONDS (10 s here, 60 s in
+The app runs as in production (`gunicorn --preload -k gthread -w 4 --threads 4 --keep-alive 75 wsgi:app`,
+CRM_CONFIG=prod) on its own PostgreSQL database, seeded with RELIABILITY_SESSIONS (50) customers, each with
+their own contract, an object with two meters (one day/night: three registers), six months of accepted
+readings, an open readings window, two appeals in a state that allows dialogue and three notifications.
+One thread per customer signs in through the portal form and, for RELIABILITY_SECONDS (10 s here, 60 s in
 `make test-reliability`), without think time: views pages (contract dashboard, readings history, readings
 form, documents, appeals list and card, notifications), submits readings through the real form (CSRF token
 parsed from it) and replies to its appeals through the card's reply form (multipart, as a browser sends it).
@@ -87,7 +87,8 @@ def _submit_readings(outcome: Outcome, browser: Browser, count: int, index: int)
     if missing:
         outcome.problems.append(f"{path}: no input for registers {missing}")
         return
-    # Above May's 1000 and below a jump (3 × the average of 100): unique per submission within a session.
+    # Above last month's 1000 and below a jump (3 × the monthly 100); each differs from the session's previous
+    # submission, so a lost last write cannot hide behind an equal earlier value.
     values = {rid: Decimal(1000 + 1 + (count * 7 + position) % 280) + Decimal(index % 100) / 100
               for position, rid in enumerate(customer.register_ids)}
     form = {"csrf_token": csrf_token(page.text, marker='class="readings-entry-form"')}
