@@ -42,9 +42,17 @@ class CrmSecurityManager(SecurityManager):
             cache[key] = frozenset((permission, view) for permission, view in rows)
         return cache[key]
 
+    def load_user(self, pk):
+        # Flask-Login loads the user on every request; nearly every request reads its roles (staff or
+        # customer?) and checks the browser's session row: all three in one statement.
+        from crm.services import sessions
+
+        user = sessions.load_user(self.user_model, int(pk))
+        if user and user.is_active:
+            return user
+        return None
+
     def get_user_by_id(self, pk):
-        # Flask-Login loads the user on every request and nearly every request reads its roles
-        # (staff or customer?): one statement instead of two.
         return self.session.get(self.user_model, pk, options=[joinedload(self.user_model.roles)])
 
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
