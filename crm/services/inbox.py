@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 
 from markupsafe import Markup
-from sqlalchemy import and_, case, exists, func, or_, select, true, update
+from sqlalchemy import and_, bindparam, case, exists, func, or_, select, true, update
 
 from crm import clock
 from crm.extensions import db
@@ -37,6 +38,15 @@ NEWS_PER_PAGE = 20
 FOLD_CHARACTERS = 280
 FOLD_LINES = 4
 LISTED_KINDS = ("bell", "modal", "banner")
+
+
+@lru_cache(maxsize=256)
+def _markdown_html(text: str) -> Markup:
+    """Rendered and sanitised Markdown of a notification body (modals and banners are on every page; the
+    rendering is a pure function of the text)."""
+    from crm.services.markdown_render import render_markdown
+
+    return render_markdown(text)
 
 
 class InboxError(Exception):
@@ -155,9 +165,7 @@ class InboxItem:
 
     @property
     def body_html(self) -> Markup:
-        from crm.services.markdown_render import render_markdown
-
-        return render_markdown(self.notification.body_markdown or "")
+        return _markdown_html(self.notification.body_markdown or "")
 
 
 @dataclass(frozen=True)
@@ -248,31 +256,44 @@ def active_banners(user) -> list[InboxItem]:
     return top_of_page(user).banners
 
 
+_LAYOUT_STATEMENT = None
+
+
+def _layout_statement():
+    """The statement of `layout_inbox`, built once per process with the user and the time as bound
+    parameters: building this SQL expression took more CPU than running it (SQLAlchemy then reuses
+    its compiled form from the cache)."""
+    global _LAYOUT_STATEMENT
+    if _LAYOUT_STATEMENT is None:
+        from crm.services.appeal_portal import unread_appeals_query
+
+        user_id, now = bindparam("layout_user_id"), bindparam("layout_now")
+        unread_notifications = (select(func.count(NotificationDelivery.id))
+                                .join(Notification, Notification.id == NotificationDelivery.notification_id)
+                                .where(_listed(user_id, now), NotificationDelivery.read_at.is_(None))
+                                .scalar_subquery())
+        unread_news = (select(func.count(News.id)).where(_visible_news(user_id, now), _news_unread(user_id))
+                       .scalar_subquery())
+        counts = select(unread_notifications.label("notifications"), unread_news.label("news"),
+                        unread_appeals_query(user_id).scalar_subquery().label("appeals")).subquery("bell")
+        waiting = (select(NotificationDelivery.id.label("delivery_id"))
+                   .join(Notification, Notification.id == NotificationDelivery.notification_id)
+                   .where(*_top_of_page_clauses(user_id, now)).subquery("waiting"))
+        _LAYOUT_STATEMENT = (
+            select(counts.c.notifications, counts.c.news, counts.c.appeals, NotificationDelivery, Notification)
+            .select_from(counts)
+            .outerjoin(waiting, true())
+            .outerjoin(NotificationDelivery, NotificationDelivery.id == waiting.c.delivery_id)
+            .outerjoin(Notification, Notification.id == NotificationDelivery.notification_id)
+            .order_by(NotificationDelivery.delivered_at, NotificationDelivery.id))
+    return _LAYOUT_STATEMENT
+
+
 def layout_inbox(user) -> tuple[BellCounts, TopOfPage]:
     """`bell_counts` and `top_of_page` together in ONE statement, for the layout of every portal page:
     the one-row counts outer-joined to the waiting modals and banners (no waiting item = one row of
     counts with no delivery)."""
-    from crm.services.appeal_portal import unread_appeals_query
-
-    now = clock.now()
-    unread_notifications = (select(func.count(NotificationDelivery.id))
-                            .join(Notification, Notification.id == NotificationDelivery.notification_id)
-                            .where(_listed(user.id, now), NotificationDelivery.read_at.is_(None))
-                            .scalar_subquery())
-    unread_news = (select(func.count(News.id)).where(_visible_news(user.id, now), _news_unread(user.id))
-                   .scalar_subquery())
-    counts = select(unread_notifications.label("notifications"), unread_news.label("news"),
-                    unread_appeals_query(user.id).scalar_subquery().label("appeals")).subquery("bell")
-    waiting = (select(NotificationDelivery.id.label("delivery_id"))
-               .join(Notification, Notification.id == NotificationDelivery.notification_id)
-               .where(*_top_of_page_clauses(user.id, now)).subquery("waiting"))
-    rows = db.session.execute(
-        select(counts.c.notifications, counts.c.news, counts.c.appeals, NotificationDelivery, Notification)
-        .select_from(counts)
-        .outerjoin(waiting, true())
-        .outerjoin(NotificationDelivery, NotificationDelivery.id == waiting.c.delivery_id)
-        .outerjoin(Notification, Notification.id == NotificationDelivery.notification_id)
-        .order_by(NotificationDelivery.delivered_at, NotificationDelivery.id)).all()
+    rows = db.session.execute(_layout_statement(), {"layout_user_id": user.id, "layout_now": clock.now()}).all()
     items = [InboxItem(delivery, notification) for *_, delivery, notification in rows if delivery is not None]
     first = rows[0]
     counts_row = BellCounts(int(first[0] or 0), int(first[1] or 0), int(first[2] or 0), len(items))
