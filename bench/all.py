@@ -1,6 +1,6 @@
 """Every figure of issue 8 in one run, with its target: `make bench` (= `.venv/bin/python -m bench.all`).
 
-    .venv/bin/python -m bench.all                    # the full run (the lead's, on a quiet machine: ≈ 30–40 min)
+    .venv/bin/python -m bench.all                    # the full run (the lead's, on a quiet machine: ≈ 45–60 min)
     .venv/bin/python -m bench.all --quick            # small sizes: a plumbing check in a few minutes
     .venv/bin/python -m bench.all --only appeals peer --quick
     .venv/bin/python -m bench.all --list             # the steps, their commands and whether they are available
