@@ -12,6 +12,7 @@ load_dotenv()  # before config.py reads the environment
 
 from flask import Flask, redirect, url_for  # noqa: E402
 from flask_appbuilder import AppBuilder  # noqa: E402
+from werkzeug.routing import IntegerConverter  # noqa: E402
 
 import config as config_module  # noqa: E402
 from crm.extensions import csrf, db, enable_sqlite_foreign_keys, migrate  # noqa: E402
@@ -36,10 +37,20 @@ def _load_config(app: Flask, config: Any) -> None:
     app.config["JOBS_INLINE"] = inline or not app.config.get("REDIS_URL")
 
 
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` names a row: a number beyond the INTEGER key range matches no route (404) instead of
+    reaching the database, which refuses it (a 500 on PostgreSQL and SQLite alike)."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's parameter name
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(config: Any = None) -> Flask:
     """Build the app. `config` is a Config class, a name ("dev", "test", "prod") or a dict of overrides."""
     app = Flask(__name__, template_folder="crm/templates", static_folder="crm/static",
                 static_url_path="/static/crm")
+    app.url_map.converters["int"] = RowIdConverter
     _load_config(app, config)
     os.makedirs(app.instance_path, exist_ok=True)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite:///"):
