@@ -93,16 +93,6 @@ def seed_database(url: str, storage_url: str, seed: Callable[[], object]) -> obj
     return result
 
 
-def drop_database(url: str) -> None:
-    import psycopg
-
-    try:
-        with psycopg.connect(_admin_dsn(url), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
-    except psycopg.OperationalError:
-        pass
-
-
 # --- the app under gunicorn -------------------------------------------------------------------------------
 
 class Gunicorn:
