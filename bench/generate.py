@@ -453,6 +453,8 @@ class ScaleGenerator:
             range(len(self.branches)), cum_weights=cum, k=n - 1)]
         first_period = add_months(self.open_period, -self.months_hint())
         cps, contracts, emails, terms = [], [], [], []
+        self.contract_category = [("III", "IV")[k % 2] if k < 10 else rng.choice(("I", "II", "III", "IV"))
+                                  for k in range(n)]
         for k in range(n):
             cp_id, c_id = ids["counterparty"] + k, self.contract_ids[k]
             name = f"Бенч-{c_id}"
@@ -461,8 +463,8 @@ class ScaleGenerator:
                         f"г. Тверь, {STREETS[k % len(STREETS)]}, д. {k % 150 + 1}", self.now, self.now))
             signed = first_period - timedelta(days=rng.randint(30, 3000))
             contracts.append((c_id, f"88{c_id:012d}", f"88{c_id:010d}", cp_id, self.contract_branch[k], "electricity",
-                              "active", signed, signed, ("III", "IV")[k % 2] if k < 10 else
-                              rng.choice(("I", "II", "III", "IV")), 0, first_period, self.now, self.now))
+                              "active", signed, signed, self.contract_category[k], 0, first_period, self.now,
+                              self.now))
             emails.append((c_id, f"contract{c_id}@bench.example"))
             terms += [(c_id, "advance", 10, 0, 30), (c_id, "advance", 25, 0, 40), (c_id, "final", 18, 1, None)]
         self.loader.load("counterparty", ["id", "person_type", "full_name", "short_name", "inn", "kpp", "partner_code",
@@ -498,6 +500,8 @@ class ScaleGenerator:
                 oid += 1
             self.objects_of.append(list(range(first_object, oid)))
             mine = []
+            # Price categories III–VI bill by hourly profiles: their first meter (and one in ten) is interval.
+            hourly = self.contract_category[rank] not in ("I", "II")
             for m in range(self.meter_sizes[rank]):
                 ratio = rng.choice((1, 1, 20, 40, 80))
                 losses = 0.0 if ratio == 1 else rng.choice((0.8, 1.25, 2.4))
@@ -506,8 +510,8 @@ class ScaleGenerator:
                                self.now, self.now))
                 meter_id = pid - ids["metering_point"] + ids["meter"]
                 meters.append((meter_id, pid, str(10_000_000 + meter_id), "Меркурий 234 ARTM-03", 8, 2,
-                               self.today - timedelta(days=rng.randint(100, 3000)), "waiting", False,
-                               self.now, self.now))
+                               self.today - timedelta(days=rng.randint(100, 3000)), "waiting",
+                               hourly and (m == 0 or rng.random() < 0.1), self.now, self.now))
                 mine.append(meter_id)
                 pid += 1
                 kwh = rng.uniform(800, 40000)
@@ -817,7 +821,7 @@ def generate(url: str, scale: float, seed: int = 1, fresh: bool = True, with_dem
     from bench.copyload import Loader
     from crm.extensions import db
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     app = _prepare(url, fresh)
     prepared = time.perf_counter() - started
     with app.app_context():
@@ -840,7 +844,10 @@ def generate(url: str, scale: float, seed: int = 1, fresh: bool = True, with_dem
                 password=PASSWORD, generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
                 seconds={"total": round(elapsed, 1), "migrations": round(prepared, 1),
                          "load": round(loaded, 1), "analyze": round(analyze, 1)},
-                tables={t: {"rows": int(r), "seconds": round(s, 2)} for t, (r, s) in loader.stats.items()},
+                tables={t: {"rows": int(r), "seconds": round(s, 2), "server_cpu": round(c, 2)}
+                        for t, (r, s, c) in loader.stats.items()},
+                cpu={"python": round(time.process_time() - cpu_started, 1),
+                     "postgres_copy": round(sum(c for _r, _s, c in loader.stats.values()), 1)},
                 backend=make_url(url).get_backend_name(), with_demo=with_demo)
     if write_info:
         path = info_path(scale)
@@ -852,9 +859,9 @@ def generate(url: str, scale: float, seed: int = 1, fresh: bool = True, with_dem
 
 
 def report_scale(info: dict) -> None:
-    print(f"\n{'table':<24} {'rows':>12} {'seconds':>8}")
+    print(f"\n{'table':<24} {'rows':>12} {'seconds':>8} {'server CPU s':>13}")
     for table, entry in info["tables"].items():
-        print(f"{table:<24} {entry['rows']:>12,} {entry['seconds']:>8.1f}")
+        print(f"{table:<24} {entry['rows']:>12,} {entry['seconds']:>8.1f} {entry.get('server_cpu', 0):>13.1f}")
     rows = sum(e["rows"] for e in info["tables"].values())
     s = info["seconds"]
     print(f"{'total':<24} {rows:>12,} {s['load']:>8.1f}  (+ migrations {s['migrations']} s, ANALYZE {s['analyze']} s; "
@@ -863,6 +870,10 @@ def report_scale(info: dict) -> None:
           f"{info['contracts']['small']} ({info['small_contract_meters']} meters), "
           f"{info['notifications']} notifications")
     print("logins (password " + PASSWORD + "): " + ", ".join(f"{k}={v}" for k, v in info["logins"].items()))
+    cpu = info.get("cpu")
+    if cpu:
+        print(f"CPU: this Python process {cpu['python']} s (migrations included), PostgreSQL server processes "
+              f"during the COPYs {cpu['postgres_copy']} s (0 when the server is not local)")
     if info.get("info_path"):
         print(f"written to {info['info_path']}")
     label = scale_label(info["scale"])
