@@ -150,11 +150,11 @@ def _percentiles(calls: list[Call]) -> str:
 
 
 @pytest.fixture()
-def load_site(app, tmp_path):
+def load_site(pg_app, tmp_path):
     url = sibling_database("load")
     storage = f"file://{tmp_path / 'files'}"
     started = time.perf_counter()
-    clone_database(app, url)
+    clone_database(pg_app, url)
     customers = seed_database(url, storage, lambda: seed_customers(SESSIONS, PASSWORD))
     print(f"\nload database: copied and seeded {len(customers)} customers in {time.perf_counter() - started:.1f} s")
     server = Gunicorn(url, storage, env={"RATELIMIT_ENABLED": "false"})

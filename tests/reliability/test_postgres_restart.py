@@ -40,10 +40,10 @@ def cluster():
 
 
 @pytest.fixture()
-def served(app, cluster, tmp_path):
+def served(pg_app, cluster, tmp_path):
     url = cluster.url("crm_restart")
     storage = f"file://{tmp_path / 'files'}"
-    copy_schema(app, url)
+    copy_schema(pg_app, url)
     (customer,) = seed_database(url, storage, lambda: seed_customers(1, PASSWORD))
     server = Gunicorn(url, storage, workers=2, threads=2)
     try:
@@ -85,7 +85,7 @@ def _stored_values(url: str, register_ids: list[int]) -> set[Decimal]:
         engine.dispose()
 
 
-def test_app_recovers_from_a_postgres_restart_and_outage_without_manual_action(cluster, served):
+def test_app_recovers_from_a_postgres_restart_and_outage_without_manual_action(served, cluster):
     url, server, customer = served
     contract = f"/portal/contracts/{customer.contract_id}"
     submit = f"{contract}/readings/submit"
