@@ -355,6 +355,18 @@ def load_average() -> str:
         return "?"
 
 
+def git_commit() -> str:
+    """The short commit measured (with "+changes" when the work tree differs from it), or "?"."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    return head + ("+changes" if dirty else "")
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -545,8 +557,8 @@ def main(argv: list[str] | None = None) -> int:
     log_dir = ROOT / "instance" / "bench-logs" / stamp
     log_dir.mkdir(parents=True, exist_ok=True)
     started = datetime.now(UTC)
-    header = (f"bench.all {'--quick ' if args.quick else ''}— {started:%Y-%m-%d %H:%M} UTC, {os.cpu_count()} CPUs, "
-              f"load average {load_average()} at the start")
+    header = (f"bench.all {'--quick ' if args.quick else ''}— {started:%Y-%m-%d %H:%M} UTC, commit {git_commit()}, "
+              f"{os.cpu_count()} CPUs, load average {load_average()} at the start")
     print(header, flush=True)
     outcomes: list[Outcome] = []
     setup_cache: dict[str, str | None] = {}
@@ -562,6 +574,7 @@ def main(argv: list[str] | None = None) -> int:
     (log_dir / "summary.txt").write_text(table(outcomes, title, with_details=True) + "\n", encoding="utf-8")
     (log_dir / "summary.json").write_text(json.dumps({
         "started": started.isoformat(), "finished": finished.isoformat(), "quick": args.quick,
+        "commit": git_commit(),
         "steps": [{"step": o.step, "status": o.status, "detail": o.detail, "seconds": round(o.seconds, 1),
                    "cpu_seconds": round(o.cpu_seconds, 1), "log": o.log,
                    "results": [dict(zip(("figure", "value", "target", "verdict"), r, strict=True))
