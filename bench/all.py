@@ -299,6 +299,17 @@ def _pg_answers() -> bool:
         return False
 
 
+def database_exists(name: str) -> bool:
+    """Whether PostgreSQL has this database (False when it does not answer)."""
+    try:
+        import psycopg
+
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres", connect_timeout=3) as conn:
+            return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+    except Exception:  # noqa: BLE001 - no database server: the step's setup reports it
+        return False
+
+
 def ensure_postgres() -> str | None:
     """PostgreSQL answering postgres@127.0.0.1:5432 without a password; start installed clusters if needed."""
     if _pg_answers():
@@ -546,6 +557,12 @@ def main(argv: list[str] | None = None) -> int:
     sizes = QUICK if args.quick else FULL
     steps = [s for s in plan(sizes, args.db_prefix)
              if (s.name in args.only if args.only else (args.extra or not s.extra)) and s.name not in args.skip]
+    names = {step.name for step in steps}
+    if "peer" in names and "appeals" not in names and not database_exists(f"{args.db_prefix}_appeals"):
+        # The peer is timed beside our desk: build the desk's database first when it is not there.
+        appeals = next(step for step in plan(sizes, args.db_prefix) if step.name == "appeals")
+        peer = next(step for step in steps if step.name == "peer")
+        peer.commands[:0] = appeals.commands
     if args.list:
         for step in steps:
             print(f"{step.name}: {step.title}" + (f" — not available: {step.unavailable}" if step.unavailable else ""))
