@@ -25,6 +25,7 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from hypothesis import given
@@ -129,15 +130,26 @@ class _Forms(HTMLParser):
         super().__init__()
         self.forms: dict[str, dict[str, str]] = {}
         self._current: dict[str, str] | None = None
+        self._select: str | None = None
+        self.page = "/"
+        #: a value the page itself offers per field name (prefilled, selected or first option): often valid
+        self.values: dict[str, str] = {}
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
         if tag == "form" and (attrs.get("method") or "").lower() == "post":
-            self._current = self.forms.setdefault(attrs.get("action") or "", {})
+            action = urljoin(self.page, attrs.get("action") or self.page)  # no action: the page itself
+            self._current = self.forms.setdefault(action, {})
         elif tag == "form":
             self._current = None
         elif self._current is not None and tag in ("input", "select", "textarea", "button") and attrs.get("name"):
             self._current.setdefault(attrs["name"], (attrs.get("type") or tag).lower())
+            self._select = attrs["name"] if tag == "select" else None
+            if attrs.get("value") and (tag != "input" or attrs.get("type") not in ("checkbox", "radio")
+                                       or "checked" in attrs):
+                self.values.setdefault(attrs["name"], attrs["value"])
+        elif tag == "option" and self._current is not None and self._select and attrs.get("value"):
+            self.values.setdefault(self._select, attrs["value"])
 
     def handle_endtag(self, tag):
         if tag == "form":
@@ -153,8 +165,9 @@ def _fill(rule: str, ids: dict[str, list[int]]) -> str:
     return re.sub(r"<([^>]+)>", value, rule)
 
 
-def _discover_fields(app, client, ids) -> dict[str, dict[str, str]]:
-    """{endpoint: {field: input type}} from every GET page of the portal, filled with the user's ids."""
+def _discover_fields(app, client, ids) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """{endpoint: {field: input type}} from every GET page of the portal, filled with the user's ids,
+    and {field: a value the pages offer for it}."""
     parser = _Forms()
     anonymous = app.test_client()
     for rule in app.url_map.iter_rules():
@@ -164,16 +177,17 @@ def _discover_fields(app, client, ids) -> dict[str, dict[str, str]]:
         for who in (client, anonymous):
             response = who.get(path)
             if response.status_code == 200 and response.mimetype == "text/html":
+                parser.page = path
                 parser.feed(response.get_data(as_text=True))
     adapter = app.url_map.bind("localhost")
     fields: dict[str, dict[str, str]] = defaultdict(dict)
     for action, names in parser.forms.items():
         try:
-            endpoint, _ = adapter.match(action.split("?")[0] or "/", method="POST")
+            endpoint, _ = adapter.match(urlsplit(action).path or "/", method="POST")
         except Exception:  # noqa: BLE001 - an action outside the portal or a GET-only path
             continue
         fields[endpoint].update(names)
-    return fields
+    return fields, parser.values
 
 
 FALLBACK_FIELDS = {"value": "text", "text": "text", "comment": "text", "amount": "text", "code": "text",
@@ -197,13 +211,13 @@ def _signed_in(client) -> bool:
     return response.status_code == 200
 
 
-def _fuzz_route(app, db, rule, fields, public, own, other, some_ids, session):
+def _fuzz_route(app, db, rule, fields, page_values, public, own, other, some_ids, session):
     """The Hypothesis test of one route (a function per route: @given takes no bound defaults)."""
     path_names = re.findall(r"<(?:\w+:)?(\w+)>", rule)
 
     @given(path_ids=st.fixed_dictionaries({
-               name: st.sampled_from([*own.get(name, [1]), *own.get(name, [1]), *other.get(name, [2]),
-                                      *NOWHERE]) for name in path_names}),
+               name: st.one_of(st.sampled_from(own.get(name, [1])), st.sampled_from(own.get(name, [1])),
+                               st.sampled_from([*other.get(name, [2]), *NOWHERE])) for name in path_names}),
            data=st.data())
     def run(path_ids, data):
         client = session["client"]
@@ -218,6 +232,8 @@ def _fuzz_route(app, db, rule, fields, public, own, other, some_ids, session):
                                               st.just(b"%PDF-1.4\n%%EOF\n")), label=name)
                 filename = data.draw(st.sampled_from(["r.xlsx", "r.xls", "a.pdf", "../../x.exe", "", "я.csv"]))
                 form[name] = (io.BytesIO(content), filename)
+            elif choice == 1 and name in page_values:
+                form[name] = page_values[name]
             else:
                 form[name] = data.draw(hostile_value(some_ids), label=name)
         extra = data.draw(st.dictionaries(st.sampled_from(["id", "user_id", "contract_id", "role", "status",
@@ -228,6 +244,7 @@ def _fuzz_route(app, db, rule, fields, public, own, other, some_ids, session):
         before = table_counts(db)
         response = sender.post(path, data=form, content_type="multipart/form-data")
         after = table_counts(db)
+        session.setdefault("statuses", defaultdict(lambda: defaultdict(int)))[rule][response.status_code] += 1
         assert response.status_code < 500, (path, form, response.status_code)
         if _is_rejection(response, sender):
             written = {name: counts for name, counts in changed(before, after).items()
@@ -247,7 +264,7 @@ def test_portal_forms_survive_hostile_input_and_rejections_write_nothing(app, db
     client = app.test_client()
     assert f.login(client, EMAIL).status_code == 302
     session = {"client": client}
-    fields_by_endpoint = _discover_fields(app, client, own)
+    fields_by_endpoint, page_values = _discover_fields(app, client, own)
     some_ids = sorted({value for ids in (*own.values(), *other.values()) for value in ids})
     failures = []
 
@@ -256,11 +273,14 @@ def test_portal_forms_survive_hostile_input_and_rejections_write_nothing(app, db
             continue
         fields = fields_by_endpoint.get(endpoint) or FALLBACK_FIELDS
 
-        run = _fuzz_route(app, db, rule, fields, public, own, other, some_ids, session)
+        run = _fuzz_route(app, db, rule, fields, page_values, public, own, other, some_ids, session)
         try:
             run()
         except Exception as error:  # noqa: BLE001 - collected: every route of the group is tried
             failures.append(f"--- {endpoint} {rule}\n{str(error)[:4000]}")
+    for rule, statuses in session.get("statuses", {}).items():  # shown with -s or on failure
+        fields = fields_by_endpoint.get(next(e for _, e, r, _ in POST_RULES if r == rule)) or {}
+        print(f"{rule}: statuses {dict(statuses)}; fields {sorted(fields) or 'fallback'}")
     assert not failures, f"{len(failures)} route(s) failed:\n" + "\n".join(failures)
 
 
