@@ -10,7 +10,7 @@ Drafts tab that the user never chose to keep (seed 004 §8.3.1: drafts are saved
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -88,7 +88,9 @@ def _steps(form) -> list:
 def _draft_files(state: dict) -> list:
     if not state.get("draft_id"):
         return []
-    draft = appeal_portal.draft_for_author(current_user, state["draft_id"])
+    draft = g.get("portal_draft")    # the draft this request already loaded (the resume page)
+    if draft is None or draft.id != state["draft_id"]:
+        draft = appeal_portal.draft_for_author(current_user, state["draft_id"])
     return list(draft.attachments) if draft is not None else []
 
 
@@ -275,6 +277,7 @@ def appeal_draft_resume(draft_id: int):
     draft = appeal_portal.draft_for_author(current_user, draft_id)
     if draft is None:
         abort(404)
+    g.portal_draft = draft
     try:
         choice = load_choice(portal_grants(), {
             "contract_id": draft.contract_id, "object_id": draft.energy_object_id, "section_id": draft.section_id,

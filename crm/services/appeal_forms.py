@@ -17,10 +17,11 @@ from typing import Any
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from crm.extensions import db
 from crm.formatting import format_number
-from crm.models import AppealTopic, FormDefinition, FormField, WorkflowDefinition
+from crm.models import AppealTopic, FormDefinition, FormField, FormStep, WorkflowDefinition
 from crm.services import ServiceError
 from crm.services.date_ranges import MAX_DATE, MIN_DATE, parse_date
 
@@ -133,7 +134,11 @@ def current_form(section: AppealTopic) -> FormDefinition | None:
     code = _walk_up(section, "form_code")
     if code is None:
         return None
-    form = current_version(FormDefinition, code)
+    # The steps with their fields come along (every caller walks them): one statement, not one per step.
+    form = db.session.scalars(
+        select(FormDefinition).where(FormDefinition.code == code, FormDefinition.is_current.is_(True))
+        .order_by(FormDefinition.version.desc())
+        .options(selectinload(FormDefinition.steps).joinedload(FormStep.fields))).first()
     if form is None:
         raise AppealConfigError(_("The form “%(code)s” of this section does not exist.", code=code))
     return form

@@ -25,7 +25,7 @@ from datetime import date, datetime
 
 from flask_babel import get_timezone
 from sqlalchemy import and_, case, exists, func, literal, or_, select
-from sqlalchemy.orm import aliased, joinedload, selectinload
+from sqlalchemy.orm import aliased, joinedload
 
 from crm import clock
 from crm.access import MATRIX, Capability
@@ -257,8 +257,8 @@ def draft_for_author(user, draft_id: int) -> AppealDraft | None:
     """The user's own unexpired draft, else None."""
     return db.session.scalars(
         select(AppealDraft).where(AppealDraft.id == draft_id, _draft_clause(user.id))
-        .options(selectinload(AppealDraft.attachments))
-    ).first()
+        .options(joinedload(AppealDraft.attachments))
+    ).unique().first()
 
 
 def pinned_state(appeal: Appeal) -> WorkflowState | None:

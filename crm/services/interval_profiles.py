@@ -23,7 +23,7 @@ from typing import Any
 
 import xlsxwriter
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.orm import contains_eager
 
 from crm import clock
@@ -398,26 +398,32 @@ class IntervalComparison:
 def interval_comparison(grant: ContractGrant, months: list[date],
                         meter_id: int | None = None) -> list[IntervalComparison]:
     """Per interval meter of the contract within the scope (or one meter) and per month of `months`:
-    the latest act that is not rejected, the A+ readings' consumption, delta. Three statements."""
-    meters_query = (select(Meter.id, Meter.serial)
+    the latest act that is not rejected, the A+ readings' consumption, delta. Two statements: the meters
+    with their acts (outer-joined), then the readings."""
+    if not months:
+        return []
+    meters_query = (select(Meter.id, Meter.serial, IntervalProfile)
                     .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
                     .join(EnergyObject, MeteringPoint.energy_object_id == EnergyObject.id)
+                    .outerjoin(IntervalProfile, and_(IntervalProfile.meter_id == Meter.id,
+                                                     IntervalProfile.month.in_(months),
+                                                     IntervalProfile.act_status != REJECTED))
                     .where(EnergyObject.contract_id == grant.contract.id, Meter.interval_metering.is_(True))
-                    .order_by(EnergyObject.code, Meter.serial, Meter.id))
+                    .order_by(EnergyObject.code, Meter.serial, Meter.id, IntervalProfile.uploaded_at,
+                              IntervalProfile.id))
     if grant.object_ids is not None:
         meters_query = meters_query.where(EnergyObject.id.in_(sorted(grant.object_ids)))
     if meter_id is not None:
         meters_query = meters_query.where(Meter.id == meter_id)
-    meters = db.session.execute(meters_query).all()
-    if not meters or not months:
-        return []
-    ids = [row[0] for row in meters]
+    meters: dict[int, str] = {}
     acts: dict[tuple[int, date], IntervalProfile] = {}
-    for act in db.session.scalars(select(IntervalProfile)
-                                  .where(IntervalProfile.meter_id.in_(ids), IntervalProfile.month.in_(months),
-                                         IntervalProfile.act_status != REJECTED)
-                                  .order_by(IntervalProfile.uploaded_at, IntervalProfile.id)):
-        acts[(act.meter_id, act.month)] = act      # the latest upload wins
+    for id_, serial, act in db.session.execute(meters_query):
+        meters.setdefault(id_, serial)
+        if act is not None:
+            acts[(act.meter_id, act.month)] = act      # the latest upload wins
+    if not meters:
+        return []
+    ids = list(meters)
     integral: dict[tuple[int, date], Decimal] = {}
     # Summed here rather than by SUM(): SQLite's SUM of a NUMERIC is a float, and the delta must be exact.
     for meter, period, consumption in db.session.execute(
@@ -428,7 +434,7 @@ def interval_comparison(grant: ContractGrant, months: list[date],
                    Reading.consumption.is_not(None))):
         integral[(meter, period)] = integral.get((meter, period), Decimal(0)) + consumption
     result = []
-    for meter_id_, serial in meters:
+    for meter_id_, serial in meters.items():
         for month in months:
             act = acts.get((meter_id_, month))
             result.append(IntervalComparison(meter_id_, serial, month, act, act.total if act else None,
