@@ -303,3 +303,42 @@ def test_an_id_beyond_the_integer_range_is_a_404_on_every_portal_route(app, db, 
         path = re.sub(r"<int:[^>]+>", str(big), rule)
         assert client.get(path).status_code in (404, 405), path
         assert client.post(path).status_code in (404, 405), path
+
+
+# --- A valid submission writes exactly its rows ------------------------------------------------
+
+_NAME = st.text(alphabet="АБВГДЕЖЗИКЛМНОПРСТабвгдежзиклмнопрст -", min_size=1, max_size=60).filter(str.strip)
+_PHONE = st.from_regex(r"\+7 \d{3} \d{3}-\d{2}-\d{2}", fullmatch=True)
+_EMAIL = st.from_regex(r"[a-z]{1,10}@[a-z]{1,10}\.ru", fullmatch=True)
+
+
+def test_contact_person_form_adds_exactly_one_row_when_valid_and_nothing_when_refused(app, db):
+    world = _world(db)
+    contract_id = world["own"]["contract_id"][0]
+    client = app.test_client()
+    assert f.login(client, EMAIL).status_code == 302
+    outcomes = defaultdict(int)
+
+    @given(full_name=st.one_of(_NAME, hostile_value()), phone=st.one_of(_PHONE, hostile_value()),
+           email=st.one_of(_EMAIL, hostile_value()), position=st.one_of(_NAME, st.just("")))
+    def run(full_name, phone, email, position):
+        with app.app_context():
+            from crm.models import ContactPerson
+
+            db.session.execute(db.delete(ContactPerson))  # stay below the limit of 9 per contract
+            db.session.commit()
+        before = table_counts(db)
+        response = client.post(f"/portal/contracts/{contract_id}/contacts/add",
+                               data={"full_name": full_name, "phone": phone, "email": email, "position": position})
+        after = table_counts(db)
+        outcomes[response.status_code] += 1
+        assert response.status_code in (302, 422), response.status_code
+        if response.status_code == 302:
+            assert changed(before, after) == {"contact_person": (0, 1), "audit_log": (before["audit_log"],
+                                                                                      before["audit_log"] + 1)}
+        else:
+            assert not changed(before, after)
+            assert "form" in response.get_data(as_text=True)
+
+    run()
+    assert outcomes[302] and outcomes[422], dict(outcomes)  # both kinds were really tried
