@@ -73,6 +73,7 @@ def _portal_context():
 
     locale = str(get_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "ru"))
     values = {
+        **_request_gettext(),
         "portal_locale": locale,
         "portal_languages": current_app.config.get("LANGUAGES", {}),
         "portal_current_path": context.current_path(),
@@ -93,6 +94,22 @@ def _portal_context():
 
         values.update(layout_state())  # the bell, modals and banners: two statements, cached per request
     return values
+
+
+def _request_gettext() -> dict:
+    """`gettext`/`ngettext` for portal templates bound to this request's catalogue.
+
+    Flask-Babel's template callables look the locale and catalogue up again on every `_()` (≈ 18 µs
+    each; the contract card calls it ≈ 170 times). Template context variables shadow the globals, and
+    Jinja's `_()` resolves `gettext` from the context, so the portal's pages get the same translation
+    with the catalogue fetched once per render (same newstyle wrappers: escaping, `%` formatting).
+    """
+    from flask_babel import get_translations
+    from jinja2.ext import _make_new_gettext, _make_new_ngettext
+
+    translations = get_translations()
+    return {"gettext": _make_new_gettext(translations.ugettext),
+            "ngettext": _make_new_ngettext(translations.ungettext)}
 
 
 @bp.after_request
