@@ -9,11 +9,23 @@ convert the values (JSON columns take JSON text here, as COPY does). Rows may ca
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import JSON, Numeric, Table
 from sqlalchemy.engine import Engine
+
+
+def _server_cpu(conn) -> float | None:
+    """CPU seconds used so far by this connection's PostgreSQL server process (local server, Linux), else None."""
+    try:
+        pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def copy_rows(conn, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> int:
@@ -35,7 +47,7 @@ class Loader:
         self.engine = engine
         self.postgres = engine.dialect.name == "postgresql"
         self.chunk = chunk
-        self.stats: dict[str, list[float]] = {}   # table -> [rows, seconds]
+        self.stats: dict[str, list[float]] = {}   # table -> [rows, seconds, server CPU seconds]
         self.explicit_ids: set[str] = set()
 
     def _table(self, name: str) -> Table:
@@ -53,6 +65,7 @@ class Loader:
         if self.postgres:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                cpu_before = _server_cpu(conn)
                 deferred = []
                 if defer_indexes:
                     conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
@@ -66,11 +79,15 @@ class Loader:
                 count = copy_rows(conn, table, columns, rows)
                 for _name, definition in deferred:
                     conn.exec_driver_sql(definition)
+                cpu_after = _server_cpu(conn)
+            server_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
         else:
             count = self._insert(self._table(table), list(columns), rows)
-        entry = self.stats.setdefault(table, [0, 0.0])
+            server_cpu = 0.0
+        entry = self.stats.setdefault(table, [0, 0.0, 0.0])
         entry[0] += count
         entry[1] += time.perf_counter() - started
+        entry[2] += server_cpu
         return count
 
     def _insert(self, table: Table, columns: list[str], rows: Iterable[tuple]) -> int:
