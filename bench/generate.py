@@ -484,6 +484,17 @@ class ScaleGenerator:
         rng, n = self.rngs["metering"], self.n["contracts"]
         self.meter_sizes = zipf_sizes(self.n["meters"], n, HUGE_SHARE)
         object_sizes = [max(1, round(m / 2)) for m in self.meter_sizes]
+        # Exactly the target: the rounding surplus (or shortfall) goes from (or to) the largest contracts.
+        excess, k = sum(object_sizes) - self.n["objects"], 0
+        while excess and k < 10 * n:
+            rank = k % n
+            if excess > 0 and object_sizes[rank] > 1:
+                object_sizes[rank] -= 1
+                excess -= 1
+            elif excess < 0 and object_sizes[rank] < self.meter_sizes[rank]:
+                object_sizes[rank] += 1
+                excess += 1
+            k += 1
         ids = self.next_ids("energy_object", "metering_point", "meter", "register")
         oid, pid, rid = ids["energy_object"], ids["metering_point"], ids["register"]
         objects, points, meters, registers = [], [], [], []
