@@ -58,6 +58,9 @@ BATCH_SIZE = 50
 # A kept SMTP connection idle for longer than this is checked with NOOP before the next message (the
 # server may have closed it; Postfix's smtpd_timeout is 300 s).
 SMTP_IDLE_CHECK_SECONDS = 5.0
+# Messages per kept SMTP session before it is closed and a new one opened: servers cap this (Exchange and
+# many relays at 20–100) and answer a 4xx beyond it, which would cost one message a 30 s retry.
+SMTP_MESSAGES_PER_SESSION = 50
 NO_SMTP_MESSAGE = "SMTP_URL is not configured; the message is kept in the outbox"
 
 _table = EmailOutbox.__table__
@@ -245,6 +248,7 @@ class _SmtpConnection:
         self.settings = SmtpMailer(url)  # raises ValueError for a malformed URL
         self.client: smtplib.SMTP | None = None
         self.last_used = 0.0
+        self.sent = 0
 
     def send(self, message: Message) -> None:
         try:
@@ -252,8 +256,12 @@ class _SmtpConnection:
                 self._check_alive()
             if self.client is None:
                 self.client = self._connect()
+                self.sent = 0
             self.client.send_message(message)
             self.last_used = time.monotonic()
+            self.sent += 1
+            if self.sent >= SMTP_MESSAGES_PER_SESSION:
+                self._quit()
         except (OSError, smtplib.SMTPException) as exc:
             self.close()
             raise MailerError(f"{exc.__class__.__name__}: {exc}", permanent=_is_permanent(exc)) from exc
@@ -281,6 +289,14 @@ class _SmtpConnection:
             client.close()
             raise
         return client
+
+    def _quit(self) -> None:
+        """End the session politely (the message is already accepted; a failure here changes nothing)."""
+        try:
+            self.client.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        self.close()
 
     def close(self) -> None:
         client, self.client = self.client, None
