@@ -10,7 +10,7 @@ from dotenv import load_dotenv
 
 load_dotenv()  # before config.py reads the environment
 
-from flask import Flask, redirect, url_for  # noqa: E402
+from flask import Flask, abort, redirect, request, url_for  # noqa: E402
 from flask_appbuilder import AppBuilder  # noqa: E402
 from werkzeug.routing import IntegerConverter  # noqa: E402
 
@@ -44,6 +44,19 @@ class RowIdConverter(IntegerConverter):
     def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's parameter name
         kwargs.setdefault("max", 2 ** 31 - 1)
         super().__init__(map, *args, **kwargs)
+
+
+_FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _refuse_nul_characters():
+    """A query or form value holding NUL (0x00) is refused with 400 before any view sees it: PostgreSQL
+    cannot store NUL in text, so its first write was a 500 (profile, sign-up "about you", …)."""
+    values = [value for _, vs in request.args.lists() for value in vs]
+    if request.method in ("POST", "PUT", "PATCH") and request.mimetype in _FORM_TYPES:
+        values += [value for _, vs in request.form.lists() for value in vs]
+    if any("\x00" in value for value in values):
+        abort(400)
 
 
 def create_app(config: Any = None) -> Flask:
@@ -89,6 +102,8 @@ def create_app(config: Any = None) -> Flask:
     @app.route("/")
     def root():
         return redirect(url_for("portal.index"))
+
+    app.before_request(_refuse_nul_characters)
 
     from workflows.queue import init_queue
     init_queue(app)

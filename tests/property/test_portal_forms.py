@@ -342,3 +342,19 @@ def test_contact_person_form_adds_exactly_one_row_when_valid_and_nothing_when_re
 
     run()
     assert outcomes[302] and outcomes[422], dict(outcomes)  # both kinds were really tried
+
+
+@pytest.mark.parametrize(("path", "data"), [
+    ("/portal/profile/personal", {"first_name": "Иван", "last_name": "a\x00b", "patronymic": "", "position": ""}),
+    ("/portal/signup/about", {"first_name": "Иван", "last_name": "Петров", "patronymic": "a\x00b"}),
+])
+def test_a_nul_character_in_a_form_is_refused_with_400_and_nothing_is_written(app, db, path, data):
+    """Was a 500 on PostgreSQL ("text fields cannot contain NUL") once the value reached an UPDATE."""
+    f.user(EMAIL)
+    db.session.commit()
+    client = app.test_client()
+    assert f.login(client, EMAIL).status_code == 302
+    before = table_counts(db)
+    assert client.post(path, data=data).status_code == 400
+    assert client.get("/portal/login?next=%00").status_code == 400
+    assert not changed(before, table_counts(db))
