@@ -50,28 +50,3 @@ def hostile_value(ids: list[int] | None = None) -> st.SearchStrategy:
     """A single value, a list of values (a field sent several times) or an id of somebody's object."""
     single = hostile_text() if not ids else st.one_of(hostile_text(), st.sampled_from(ids).map(str))
     return st.one_of(single, single, st.lists(single, min_size=2, max_size=3))
-
-
-def hostile_form(fields: list[str], ids: list[int] | None = None, *, required: dict | None = None):
-    """A form: each known field missing, hostile or (from `required`) valid, plus a few extra fields."""
-    required = required or {}
-
-    @st.composite
-    def build(draw):
-        data = {}
-        for name in fields:
-            choice = draw(st.integers(0, 3))
-            if choice == 0:
-                continue  # missing
-            if choice == 1 and name in required:
-                data[name] = required[name]
-            else:
-                data[name] = draw(hostile_value(ids))
-        extra = draw(st.dictionaries(st.sampled_from(["id", "user_id", "contract_id", "role", "is_admin", "csrf_token",
-                                                      "x" * 300, "\u200b", "amount", "status"]),
-                                     hostile_value(ids), max_size=2))
-        for key, value in extra.items():
-            data.setdefault(key, value)
-        return data
-
-    return build()
