@@ -15,7 +15,7 @@ from flask_appbuilder import AppBuilder  # noqa: E402
 from werkzeug.routing import IntegerConverter  # noqa: E402
 
 import config as config_module  # noqa: E402
-from crm.extensions import csrf, db, enable_sqlite_foreign_keys, migrate  # noqa: E402
+from crm.extensions import csrf, db, disable_postgres_jit, enable_sqlite_foreign_keys, migrate  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,7 @@ def create_app(config: Any = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         enable_sqlite_foreign_keys(db.engine)
+        disable_postgres_jit(db.engine)
     # CSRF before FAB, so FAB can exempt its API blueprints.
     csrf.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(__file__), "migrations"),
