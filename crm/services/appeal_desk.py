@@ -5,7 +5,7 @@ Scope (`desk_branch_ids`): an Admin and an Auditor (read-only oversight) see eve
 sees the appeals of the branches they curate (the Curator rows linked to their staff user) and
 nothing else — not even an appeal assigned to them in another branch, and not the rare appeal with
 no branch (a customer with no contract at all), which the Admin handles. Any other staff user sees
-nothing. Every read below goes through `_scope_clause`, so a forgotten filter cannot leak a branch.
+nothing. Every read below goes through `scope_clause`, so a forgotten filter cannot leak a branch.
 
 The queue costs a constant number of statements whatever the page holds (100 000 appeals in the bench):
 - a count that stops at COUNT_CAP + 1 rows (an exact count of tens of thousands would cost more than
@@ -86,7 +86,8 @@ def desk_branch_ids(user) -> set[int] | None:
     return set(db.session.scalars(select(Curator.branch_id).where(Curator.user_id == user.id)))
 
 
-def _scope_clause(branch_ids: set[int] | None):
+def scope_clause(branch_ids: set[int] | None):
+    """The branch restriction of a desk reader (None = every branch); the dashboard counts with it too."""
     if branch_ids is None:
         return None
     if not branch_ids:
@@ -95,7 +96,7 @@ def _scope_clause(branch_ids: set[int] | None):
 
 
 def _scoped(query, user):
-    clause = _scope_clause(desk_branch_ids(user))
+    clause = scope_clause(desk_branch_ids(user))
     return query if clause is None else query.where(clause)
 
 
@@ -228,9 +229,10 @@ def _person(first, last) -> str:
     return " ".join(part for part in (last, first) if part)
 
 
-def _filter_clauses(user, branch_ids: set[int] | None, chosen: QueueFilter, now: datetime) -> list:
+def filter_clauses(user, branch_ids: set[int] | None, chosen: QueueFilter, now: datetime) -> list:
+    """The WHERE clauses of a queue filter; the staff home counts its tiles with the same ones."""
     clauses = []
-    scope = _scope_clause(branch_ids)
+    scope = scope_clause(branch_ids)
     if scope is not None:
         clauses.append(scope)          # the branch filter first: it is what the queue index leads with
     if chosen.branch_id is not None:
@@ -312,7 +314,7 @@ def queue(user, chosen: QueueFilter | None = None, sort: str | None = None, page
         chosen.page = page
     now = clock.now()
     branch_ids = desk_branch_ids(user)
-    clauses = _filter_clauses(user, branch_ids, chosen, now)
+    clauses = filter_clauses(user, branch_ids, chosen, now)
     # Counting stops at COUNT_CAP + 1 rows: an exact count of tens of thousands of open appeals would
     # cost more than the page itself, and nobody pages that far.
     limited = select(Appeal.id).where(*clauses).limit(COUNT_CAP + 1).subquery()

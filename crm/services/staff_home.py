@@ -181,12 +181,12 @@ def _appeal_pass(user, branch_ids: set[int] | None, filters: dict[str, desk.Queu
     columns = []
     for chosen in filters.values():
         assert chosen.status == desk.OPEN  # the pass below reads the open appeals, not every closed one
-        columns.append(count(*desk._filter_clauses(user, branch_ids, chosen, now)))
+        columns.append(count(*desk.filter_clauses(user, branch_ids, chosen, now)))
     for low, high in itertools.pairwise(bounds):
         columns.append(count(Appeal.created_at >= low, Appeal.created_at < high))
         columns.append(count(Appeal.closed_at >= low, Appeal.closed_at < high))
     query = _scoped(select(*columns).select_from(Appeal).where(
-        or_(Appeal.closed_at.is_(None), Appeal.closed_at >= bounds[0])), desk._scope_clause(branch_ids))
+        or_(Appeal.closed_at.is_(None), Appeal.closed_at >= bounds[0])), desk.scope_clause(branch_ids))
     values = [int(value) for value in db.session.execute(query).one()]
     figures = {key: Figure(key, value, exact=True) for key, value in zip(filters, values, strict=False)}
     per_day = values[len(filters):]
