@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, select
 
+from bench.copyload import copy_rows
 from bench.pages import p95
 
 TARGET_MS = 35.0
@@ -46,16 +47,7 @@ BODIES = ("Добрый день! Прошу разобраться с вопр�
           "Проверили данные, расхождение устранено.")
 
 
-def _copy(conn, table: str, columns: list[str], rows) -> int:
-    """COPY rows into `table` over the raw psycopg connection; returns the row count."""
-    raw = conn.connection.driver_connection
-    count = 0
-    with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-                count += 1
-    return count
+
 
 
 def _staff(app, branch_ids: list[int]) -> tuple[dict[int, list[int]], str, str]:
@@ -149,7 +141,7 @@ def build(url: str, appeal_count: int, per_appeal: int) -> None:
                    "person_type", "first_response_at"]
         t0 = time.perf_counter()
         with db.engine.begin() as conn:
-            _copy(conn, "appeal", columns, appeal_rows)
+            copy_rows(conn, "appeal", columns, appeal_rows)
             first_id = conn.exec_driver_sql("SELECT min(id) FROM appeal").scalar()
             print(f"  {appeal_count:,} appeals in {time.perf_counter() - t0:.1f} s", flush=True)
             t1 = time.perf_counter()
@@ -162,7 +154,7 @@ def build(url: str, appeal_count: int, per_appeal: int) -> None:
                         staff = k % 2 == 1
                         yield (appeal_id, (assignee if staff else author_id), staff, staff and k == 3,
                                BODIES[(offset + k) % len(BODIES)], False, created + timedelta(hours=k))
-            count = _copy(conn, "appeal_message", ["appeal_id", "author_id", "from_staff", "internal", "body",
+            count = copy_rows(conn, "appeal_message", ["appeal_id", "author_id", "from_staff", "internal", "body",
                                                    "needs_decision", "created_at"], messages())
             print(f"  {count:,} messages in {time.perf_counter() - t1:.1f} s", flush=True)
             conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('appeal', 'id'), (SELECT max(id) FROM appeal))")

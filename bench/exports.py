@@ -40,23 +40,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import insert
-from sqlalchemy.engine import make_url
+
+from bench.pages import recreate_postgres
 
 TARGET_RATIO = 1.3
 TARGET_PEAK_MB = 60.0
 PERIOD = (date(2026, 3, 1), date(2026, 3, 31))
 
 
-def _recreate_pg(url: str) -> None:
-    import psycopg
 
-    parsed = make_url(url)
-    if "bench" not in (parsed.database or ""):
-        sys.exit(f"refusing to drop {parsed.database!r}: the database name must contain 'bench'")
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
 def _build(url: str, storage_dir: str):
@@ -244,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="crm-bench-exports-db-") as directory:
             run("sqlite", f"sqlite:///{directory}/bench.sqlite", args.rows, args.repeat)
     if args.pg:
-        _recreate_pg(args.pg)
+        recreate_postgres(args.pg, force=False)
         run("postgresql", args.pg, args.rows, args.repeat)
     return 0
 

@@ -36,22 +36,15 @@ from datetime import UTC, date, datetime
 from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import make_url
 
+from bench.pages import recreate_postgres
+
 TARGET_SECONDS = 20.0
 USERS_PER_CONTRACT = 10
 BRANCHES = 5
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-def _recreate_pg(url: str) -> None:
-    import psycopg
 
-    parsed = make_url(url)
-    if "bench" not in (parsed.database or ""):
-        sys.exit(f"refusing to drop {parsed.database!r}: the database name must contain 'bench'")
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
 def _start_redis() -> tuple[subprocess.Popen | None, str | None]:
@@ -227,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         print("redis-server not found: the outbox hand-off is not timed")
     try:
         if not args.no_pg:
-            _recreate_pg(args.pg)
+            recreate_postgres(args.pg, force=False)
             _run(args.pg, args.users, args.email_share, redis_url)
         if args.sqlite:
             path = os.path.join(tempfile.mkdtemp(prefix="bench-notify-"), "bench.sqlite")

@@ -45,16 +45,13 @@ from pathlib import Path
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import make_url
 
+from bench.pages import recreate_postgres
+from bench.throughput import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_PER_SECOND = 200.0
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/crm_bench_queuefault"
 MESSAGE_ID = re.compile(rb"^Message-ID:\s*(<[^>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _wait_port(port: int, timeout: float = 10.0) -> bool:
@@ -68,16 +65,7 @@ def _wait_port(port: int, timeout: float = 10.0) -> bool:
     return False
 
 
-def _recreate_pg(url: str) -> None:
-    import psycopg
 
-    parsed = make_url(url)
-    if "bench" not in (parsed.database or ""):
-        sys.exit(f"refusing to drop {parsed.database!r}: the database name must contain 'bench'")
-    admin = parsed.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{parsed.database}"')
 
 
 class Sink:
@@ -239,20 +227,20 @@ def main(argv=None) -> None:
         print("RESULT | outbox delivery, 2 RQ workers | n/a | ≥ 200 e-mails/s | MISSED")
         return
     work = tempfile.mkdtemp(prefix="bench-outbox-")
-    redis_port = _free_port()
+    redis_port = free_port()
     redis = subprocess.Popen([redis_binary, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                               "--appendonly", "no", "--dir", work], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
     processes = []
     sink = Sink()
-    controller = Controller(sink, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
     try:
         if not _wait_port(redis_port):
             sys.exit("redis-server did not start")
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
         smtp_url = f"smtp://127.0.0.1:{controller.port}"
         controller.start()
-        _recreate_pg(args.pg)
+        recreate_postgres(args.pg, force=False)
         app = create_app({"CRM_CONFIG": "test", "SQLALCHEMY_DATABASE_URI": args.pg, "TESTING": False,
                           "REDIS_URL": redis_url, "JOBS_INLINE": False, "SMTP_URL": smtp_url,
                           "STORAGE_URL": f"file://{work}/files"})
