@@ -13,10 +13,15 @@ from crm.views.common import (
     money,
     not_before,
     period,
+    related_filter,
 )
 from crm.views.labels import labels
 
 BILLING = {"Billing operator": "edit", "Curator": "read", "Auditor": "read"}
+
+# Filter by the contract's number typed as text (a select of every contract would not scale).
+CONTRACT_NUMBER_SEARCH = {"contract": [related_filter("number", "eq", _l("Contract number equal to")),
+                                       related_filter("number", "sw", _l("Contract number starts with"))]}
 
 PAYMENT_CHANNELS = [("bank", _l("Bank transfer")), ("portal", _l("Online in the portal"))]
 
@@ -54,6 +59,7 @@ class BillingDocumentView(CrmModelView):
     search_columns = ["doc_type", "number", "doc_date", "contract", "period", "sale_kind", "due_date",
                       "external_id"]
     base_order = ("doc_date", "desc")
+    related_search = CONTRACT_NUMBER_SEARCH
     show_columns = ["doc_type", "number", "doc_date", "contract", "period", "sale_kind", "amount", "amount_due",
                     "due_date", "file_key", "external_id"]
     add_columns = edit_columns = ["contract", "doc_type", "number", "doc_date", "period", "sale_kind", "amount",
@@ -75,6 +81,7 @@ class PaymentView(CrmModelView):
     search_columns = ["paid_on", "number", "contract", "amount", "status", "bank", "channel", "purpose",
                       "external_id"]
     base_order = ("paid_on", "desc")
+    related_search = CONTRACT_NUMBER_SEARCH
     show_columns = ["paid_on", "number", "contract", "document", "amount", "status", "bank", "purpose", "channel",
                     "provider_payment_id", "external_id"]
     # The document link comes from the billing import: a select of every document would not scale.

@@ -13,7 +13,8 @@ from flask_appbuilder import ModelView
 from flask_appbuilder._compat import as_unicode
 from flask_appbuilder.baseviews import expose
 from flask_appbuilder.const import FLAMSG_ERR_SEC_ACCESS_DENIED
-from flask_appbuilder.fieldwidgets import Select2Widget
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security.decorators import has_access
 from flask_babel import gettext
@@ -21,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
 from sqlalchemy.orm import selectinload
-from wtforms import SelectField
+from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, ValidationError
 
@@ -119,16 +120,59 @@ class EagerSQLAInterface(SQLAInterface):
 
     FAB renders a relation column (`contract`, `user`) by lazy-loading it row by row; on a page of
     25 rows that is up to 25 statements per column. Here each such column costs one SELECT … IN.
+    FAB's list passes no `select_columns`, so the view names its list's relations in
+    `eager_relations` (see `CrmModelView.__init__`).
     """
+
+    eager_relations: tuple[str, ...] = ()
 
     def apply_all(self, query, filters=None, order_column="", order_direction="", page=None, page_size=None,
                   select_columns=None, outer_default_load=False):
         query = super().apply_all(query, filters, order_column, order_direction, page, page_size,
                                   select_columns, outer_default_load)
-        for column in select_columns or []:
+        for column in select_columns or self.eager_relations:
             if "." not in column and self.is_relation(column):
                 query = query.options(selectinload(getattr(self.obj, column)))
         return query
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class RelatedColumnFilter(BaseFilter):
+    """Filter a many-to-one relation by a column of the related row, typed as text.
+
+    FAB's own filter on a relation renders a <select> of every related row in the search form
+    (10 000 contracts or counterparties at scale 1: ≈ 0.7 s of Python and 700 KB per list page).
+    """
+
+    related_column = ""
+    operation = "eq"
+
+    def apply(self, query, value):
+        value = (value or "").strip()
+        if not value:
+            return query
+        relation = getattr(self.model, self.column_name)
+        target = getattr(relation.property.mapper.class_, self.related_column)
+        if self.operation == "sw":
+            condition = target.ilike(_like_escaped(value) + "%", escape="\\")
+        elif self.operation == "ct":
+            condition = target.ilike("%" + _like_escaped(value) + "%", escape="\\")
+        else:
+            condition = target == value
+        return query.filter(relation.has(condition))
+
+
+def related_filter(related_column: str, operation: str, name) -> type[RelatedColumnFilter]:
+    """A filter class for `CrmModelView.related_search`: operation "eq", "sw" (starts with) or
+    "ct" (contains) on `related_column`, shown as `name` (e.g. _l("INN equal to"))."""
+    if operation not in ("eq", "sw", "ct"):
+        raise ValueError(f"unknown operation {operation!r}")
+    return type(f"Related_{related_column}_{operation}", (RelatedColumnFilter,), {
+        "related_column": related_column, "operation": operation,
+        "arg_name": f"rel_{related_column}_{operation}", "name": name})
 
 
 class OptionalChoices(tuple):
@@ -149,10 +193,19 @@ class CrmModelView(ModelView):
 
     staff_access: dict[str, str] = {}
     choice_columns: dict[str, tuple] = {}
+    # {"contract": [related_filter("number", "eq", _l("Number")), ...]}: search a relation over a big
+    # table by typed text on the related row's columns instead of FAB's select of every related row.
+    related_search: dict[str, list[type[RelatedColumnFilter]]] = {}
     page_size = 25
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("related_search"):
+            search_fields = dict(cls.search_form_extra_fields or {})
+            for column in cls.related_search:
+                search_fields[column] = StringField(COLUMN_LABELS.get(column, column),
+                                                    widget=BS3TextFieldWidget())
+            cls.search_form_extra_fields = search_fields
         if not cls.__dict__.get("choice_columns"):
             return
         formatters = dict(cls.formatters_columns or {})
@@ -178,6 +231,15 @@ class CrmModelView(ModelView):
         for column in {*self.list_columns, *self.show_columns}:
             formatters[column] = _dash_for_none(formatters.get(column))
         self.formatters_columns = formatters
+        if isinstance(self.datamodel, EagerSQLAInterface):
+            relations = [column for column in self.list_columns
+                         if "." not in column and self.datamodel.is_relation(column)]
+            self.datamodel.eager_relations = tuple(dict.fromkeys([*self.datamodel.eager_relations, *relations]))
+        # FAB reads the URL's `_flt_<index>_<column>` from `_all_filters` and lists `_search_filters`.
+        for column, filter_classes in self.related_search.items():
+            instances = [filter_class(column, self.datamodel) for filter_class in filter_classes]
+            self._filters._search_filters[column] = instances
+            self._filters._all_filters[column] = instances
 
     @expose("/edit/<pk>", methods=["GET", "POST"])
     @has_access

@@ -20,6 +20,7 @@ from crm.views.common import (
     money,
     not_before,
     optional,
+    related_filter,
     timestamp,
 )
 from crm.views.labels import labels
@@ -92,6 +93,10 @@ class ContractView(CrmModelView):
     search_columns = ["number", "account_number", "counterparty", "branch", "kind", "status", "price_category",
                       "starts_on", "ends_on", "external_id"]
     base_order = ("number", "asc")
+    # Typed filters on the counterparty (a select of every counterparty would not scale).
+    related_search = {"counterparty": [related_filter("inn", "eq", _l("Counterparty INN equal to")),
+                                       related_filter("short_name", "ct", _l("Counterparty name contains")),
+                                       related_filter("inn", "sw", _l("Counterparty INN starts with"))]}
     show_fieldsets = [
         (_l("Contract"), {"fields": ["number", "account_number", "counterparty", "kind", "status", "price_category",
                                      "signed_on", "starts_on", "ends_on"]}),
