@@ -276,6 +276,17 @@ def start_worker(rq_app, database_url, redis_server, smtp_sink):
         return process
 
     yield start
+    stop_workers(started)
+
+
+@pytest.fixture()
+def rq_worker(start_worker):
+    """A running worker delivering to the SMTP sink."""
+    return start_worker()
+
+
+def stop_workers(started: list[WorkerProcess]) -> None:
+    """Stop worker processes and print their logs (a failing test shows what the workers did)."""
     for process in started:  # all at once: each takes a second or so to shut down warmly
         if process.process and process.process.poll() is None:
             process.process.terminate()
@@ -283,9 +294,3 @@ def start_worker(rq_app, database_url, redis_server, smtp_sink):
         process.stop()
         print(f"--- {' '.join(process.args[1:])} log ---\n{process.output()}")
         process.close()
-
-
-@pytest.fixture()
-def rq_worker(start_worker):
-    """A running worker delivering to the SMTP sink."""
-    return start_worker()

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from crm.models import ContactQuestion, EmailOutbox
 from tests import factories as f
 from tests.conftest import IsolatedClient
-from tests.services import WorkerProcess, wait_until
+from tests.services import WorkerProcess, stop_workers, wait_until
 from workflows import notifications
 
 OUTAGE_SECONDS = float(os.environ.get("RELIABILITY_SECONDS", "5"))
@@ -49,13 +49,7 @@ def services(rq_app, database_url, redis_server, mailbox):
         process.start()
         process.wait_ready()
     yield started
-    for process in started:
-        if process.process and process.process.poll() is None:
-            process.process.terminate()
-    for process in started:
-        process.stop()
-        print(f"--- {' '.join(process.args[1:])} log ---\n{process.output()}")
-        process.close()
+    stop_workers(started)
 
 
 def _customers(db):

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from crm.models import EmailOutbox
 from crm.services import outbox
-from tests.services import SmtpSink, WorkerProcess, free_port, unavailable, wait_until
+from tests.services import SmtpSink, WorkerProcess, free_port, stop_workers, unavailable, wait_until
 
 SLOW_MARKER = "STALL-IN-DATA"
 # The stuck-claim delay of the sweeper, for the worker processes of these tests (production: 120 s).
@@ -93,13 +93,7 @@ def processes(rq_app, database_url, redis_server):
         return process
 
     yield start
-    for process in started:
-        if process.process and process.process.poll() is None:
-            process.process.terminate()
-    for process in started:
-        process.stop()
-        print(f"--- {' '.join(process.args[1:])} log ---\n{process.output()}")
-        process.close()
+    stop_workers(started)
 
 
 def _queue(subjects: list[str], *, one_transaction: bool) -> list[int]:
