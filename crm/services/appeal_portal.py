@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import get_timezone
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased, joinedload
 
 from crm import clock
@@ -52,35 +52,50 @@ def _broad_roles() -> list[str]:
     return sorted(str(role) for role in MATRIX[Capability.VIEW_CONTRACT_APPEALS])
 
 
+def _visible_union(user_id: int, columns=lambda appeal: (appeal.id,), where=lambda appeal: ()):
+    """`SELECT columns(appeal) ... UNION ALL ...` over the appeals `user_id` may see (module docstring)
+    that also match `where(appeal)`.
+
+    Each branch is driven by the user's own rows: their appeals without a contract through
+    `ix_appeal_author_closed`; their confirmed roles through `uq_contract_access_user_contract`, then
+    the appeals of those contracts through `ix_appeal_contract_id`. The branches are disjoint (no
+    contract / a contract; one access row per user and contract), hence UNION ALL. An `OR EXISTS (...)`
+    per appeal made PostgreSQL read every appeal of every customer instead (a full scan of 100 000
+    appeals on every portal page at scale 1)."""
+    inner = aliased(Appeal)
+    access = aliased(ContractAccess)
+    without_contract = select(*columns(inner)).where(inner.author_id == user_id, inner.contract_id.is_(None),
+                                                     *where(inner))
+    # An object scope on the (only) access row limits a broad role to the appeals of the objects in
+    # scope and to those naming no object.
+    scoped = exists().where(contract_access_object.c.access_id == access.id) \
+        .correlate_except(contract_access_object)
+    in_scope = exists().where(contract_access_object.c.access_id == access.id,
+                              contract_access_object.c.energy_object_id == inner.energy_object_id) \
+        .correlate_except(contract_access_object)
+    on_contracts = (
+        select(*columns(inner)).join(access, access.contract_id == inner.contract_id)
+        .where(access.user_id == user_id, access.confirmed_at.is_not(None),
+               or_(inner.author_id == user_id,
+                   and_(access.role.in_(_broad_roles()),
+                        or_(~scoped, inner.energy_object_id.is_(None), in_scope))),
+               *where(inner))
+    )
+    return union_all(without_contract, on_contracts)
+
+
 def visible_clause(user_id: int):
-    """SQL predicate on `Appeal`: the appeals the customer `user_id` may see (module docstring)."""
-    any_role = exists().where(
-        ContractAccess.user_id == user_id,
-        ContractAccess.contract_id == Appeal.contract_id,
-        ContractAccess.confirmed_at.is_not(None),
-    )
-    own = and_(Appeal.author_id == user_id, or_(Appeal.contract_id.is_(None), any_role))
-    broad_access = aliased(ContractAccess)
-    # Two levels deep: correlate explicitly so `appeal` and the access row come from the outer queries.
-    scoped = exists().where(contract_access_object.c.access_id == broad_access.id) \
-        .correlate_except(contract_access_object)
-    in_scope = exists().where(contract_access_object.c.access_id == broad_access.id,
-                              contract_access_object.c.energy_object_id == Appeal.energy_object_id) \
-        .correlate_except(contract_access_object)
-    for_contract = exists().where(
-        broad_access.user_id == user_id,
-        broad_access.contract_id == Appeal.contract_id,
-        broad_access.confirmed_at.is_not(None),
-        broad_access.role.in_(_broad_roles()),
-        or_(~scoped, Appeal.energy_object_id.is_(None), in_scope),
-    )
-    return or_(own, for_contract)
+    """SQL predicate on `Appeal`: the appeals the customer `user_id` may see (module docstring), as
+    `appeal.id IN (<the visible ids>)` (`_visible_union`: indexed, no scan of every appeal)."""
+    return Appeal.id.in_(_visible_union(user_id))
 
 
 def unread_appeals_query(user_id: int):
     """SELECT of how many visible appeals have a reply the customer has not read (the menu badge); the
-    portal's layout folds it into the bell's statement (crm/services/inbox.py `bell_counts`)."""
-    return select(func.count(Appeal.id)).where(Appeal.customer_unread.is_(True), visible_clause(user_id))
+    portal's layout folds it into the bell's statement (crm/services/inbox.py `bell_counts`). Counted
+    inside the visible set (no second visit of each appeal: this runs on every portal page)."""
+    unread = _visible_union(user_id, where=lambda appeal: (appeal.customer_unread.is_(True),)).subquery()
+    return select(func.count()).select_from(unread)
 
 
 def unread_appeals_count(user) -> int:
@@ -142,10 +157,10 @@ class AppealPage:
 
 def tab_counts(user) -> dict[str, int]:
     """Open, closed and draft counts for the tab labels (two queries)."""
+    visible = _visible_union(user.id, columns=lambda appeal: (appeal.closed_at,)).subquery()
     open_count, closed_count = db.session.execute(
-        select(func.count(case((Appeal.closed_at.is_(None), literal(1)))),
-               func.count(case((Appeal.closed_at.is_not(None), literal(1)))))
-        .where(visible_clause(user.id))
+        select(func.count(case((visible.c.closed_at.is_(None), literal(1)))),
+               func.count(case((visible.c.closed_at.is_not(None), literal(1)))))
     ).one()
     drafts = db.session.scalar(select(func.count(AppealDraft.id)).where(_draft_clause(user.id))) or 0
     return {"open": open_count or 0, "drafts": drafts, "closed": closed_count or 0}
