@@ -62,8 +62,9 @@ def selector_settings():
 @bp.route("/contracts/<int:contract_id>/")
 @contract_route(Capability.VIEW_CONTRACT)
 def contract_card(grant, contract_id: int):
-    """Details, requisites, terms, contacts and the objects within the user's scope; 404 without a role."""
-    card = contract_service.contract_card(grant)
+    """Details, requisites, terms, contacts and the first objects within the user's scope (the objects
+    page lists them all); 404 without a role."""
+    card = contract_service.contract_card(grant, limit=contract_service.CARD_OBJECT_LIMIT)
     return render_template("portal/contract_card.html", grant=grant, card=card,
                            Capability=Capability, max_contacts=MAX_CONTACT_PERSONS,
                            request_access_ids=_request_access_ids([grant]))
@@ -95,7 +96,7 @@ def remove_contract(grant, contract_id: int):
             return redirect(url_for("portal.contract_card", contract_id=contract_id))
         flash(_("Contract %(number)s was removed from your account.", number=grant.contract.number), "success")
         return redirect(url_for("portal.contract_list"))
-    card = contract_service.contract_card(grant)
+    card = contract_service.contract_card(grant, limit=contract_service.CARD_OBJECT_LIMIT)
     return render_template("portal/contract_card.html", grant=grant, card=card, Capability=Capability,
                            max_contacts=MAX_CONTACT_PERSONS, confirm_remove=True)
 

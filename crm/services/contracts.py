@@ -49,14 +49,32 @@ def contract_rows(grants: list[ContractGrant]) -> list[ContractRow]:
             for grant in grants]
 
 
+# The card shows the first objects only: a contract may have hundreds of objects and meters
+# (900 meters at scale 1 rendered a 3 MB page); the objects page pages through all of them.
+CARD_OBJECT_LIMIT = 10
+
+
 @dataclass
 class ContractCard:
     contract: Contract
     energy_objects: list[EnergyObject]
+    # In the scope, all of them (the card may show only the first `CARD_OBJECT_LIMIT`); None = count shown.
+    total_objects: int | None = None
+    total_meters: int | None = None
+
+    @property
+    def object_count(self) -> int:
+        return len(self.energy_objects) if self.total_objects is None else self.total_objects
 
     @property
     def meter_count(self) -> int:
+        if self.total_meters is not None:
+            return self.total_meters
         return sum(len(self.meters_of(obj)) for obj in self.energy_objects)
+
+    @property
+    def truncated(self) -> bool:
+        return self.object_count > len(self.energy_objects)
 
     @staticmethod
     def meters_of(energy_object: EnergyObject) -> list[Meter]:
@@ -64,8 +82,10 @@ class ContractCard:
         return [meter for point in energy_object.metering_points for meter in point.meters]
 
 
-def contract_card(grant: ContractGrant) -> ContractCard:
-    """The contract with its requisites and the objects (within the grant's scope), in two statements.
+def contract_card(grant: ContractGrant, limit: int | None = None) -> ContractCard:
+    """The contract with its requisites and the objects (within the grant's scope), in two statements;
+    with `limit`, the first `limit` objects by code and, when there are more, one statement counting
+    all objects and meters in the scope.
 
     Joined eager loads: the collections are small by rule (≤ 9 contact persons, a few curators and
     payment terms; the objects' rows are one per register), so one round trip each beats a
@@ -83,7 +103,7 @@ def contract_card(grant: ContractGrant) -> ContractCard:
     query = (
         select(EnergyObject)
         .where(EnergyObject.contract_id == contract.id)
-        .order_by(EnergyObject.code)
+        .order_by(EnergyObject.code, EnergyObject.id)
         .options(
             joinedload(EnergyObject.metering_points)
             .joinedload(MeteringPoint.meters)
@@ -91,8 +111,23 @@ def contract_card(grant: ContractGrant) -> ContractCard:
         )
     )
     if grant.object_ids is not None:
-        query = query.where(EnergyObject.id.in_(grant.object_ids))
-    return ContractCard(contract=contract, energy_objects=list(db.session.scalars(query).unique()))
+        query = query.where(EnergyObject.id.in_(sorted(grant.object_ids)))
+    if limit is None:
+        return ContractCard(contract=contract, energy_objects=list(db.session.scalars(query).unique()))
+    # One more than shown tells whether there are more (SQLAlchemy limits the objects, not the joined rows).
+    objects = list(db.session.scalars(query.limit(limit + 1)).unique())
+    if len(objects) <= limit:
+        return ContractCard(contract=contract, energy_objects=objects)
+    counts = (select(func.count(func.distinct(EnergyObject.id)), func.count(Meter.id))
+              .select_from(EnergyObject)
+              .outerjoin(MeteringPoint, MeteringPoint.energy_object_id == EnergyObject.id)
+              .outerjoin(Meter, Meter.metering_point_id == MeteringPoint.id)
+              .where(EnergyObject.contract_id == contract.id))
+    if grant.object_ids is not None:
+        counts = counts.where(EnergyObject.id.in_(sorted(grant.object_ids)))
+    total_objects, total_meters = db.session.execute(counts).one()
+    return ContractCard(contract=contract, energy_objects=objects[:limit], total_objects=total_objects,
+                        total_meters=total_meters)
 
 
 # --- writing: the selector, contact persons (SPEC C5) -------------------------------------------
