@@ -22,8 +22,10 @@ def digits_capacity(meter) -> str:
 @bp.route("/contracts/<int:contract_id>/objects")
 @contract_route(Capability.VIEW_READINGS)
 def contract_objects(grant, contract_id: int):
-    """The contract's objects (search by name, `q`) with their meters (search by serial or model, `meter`)."""
-    page = meters_service.contract_objects(grant, request.args.get("q"), request.args.get("meter"))
+    """The contract's objects (search by name, `q`) with their meters (search by serial or model, `meter`),
+    a page of them at a time (`page`)."""
+    page = meters_service.contract_objects(grant, request.args.get("q"), request.args.get("meter"),
+                                           page=request.args.get("page"))
     return render_template("portal/objects.html", grant=grant, page=page, register_label=register_label,
                            digits_capacity=digits_capacity)
 
