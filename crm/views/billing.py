@@ -4,11 +4,12 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from crm.formatting import format_quantity
-from crm.models import BillingDocument, Payment, Tariff
+from crm.models import BillingDocument, Contract, Payment, Tariff
 from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
+    RelatedKeyField,
     day,
     money,
     not_before,
@@ -22,6 +23,13 @@ BILLING = {"Billing operator": "edit", "Curator": "read", "Auditor": "read"}
 # Filter by the contract's number typed as text (a select of every contract would not scale).
 CONTRACT_NUMBER_SEARCH = {"contract": [related_filter("number", "eq", _l("Contract number equal to")),
                                        related_filter("number", "sw", _l("Contract number starts with"))]}
+
+
+
+def contract_number_field() -> RelatedKeyField:
+    """The contract of a document or payment form, typed as its number."""
+    return RelatedKeyField(_l("Contract number"), Contract, "number", description=_l("14 digits"))
+
 
 PAYMENT_CHANNELS = [("bank", _l("Bank transfer")), ("portal", _l("Online in the portal"))]
 
@@ -65,6 +73,8 @@ class BillingDocumentView(CrmModelView):
     add_columns = edit_columns = ["contract", "doc_type", "number", "doc_date", "period", "sale_kind", "amount",
                                   "amount_due", "due_date"]
     choice_columns = {"doc_type": ch.DOCUMENT_TYPES, "sale_kind": ch.SALE_KINDS}
+    add_form_extra_fields = {"contract": contract_number_field()}
+    edit_form_extra_fields = {"contract": contract_number_field()}
     formatters_columns = {"doc_date": day, "due_date": day, "period": period, "amount": money, "amount_due": money}
 
 
@@ -87,4 +97,6 @@ class PaymentView(CrmModelView):
     # The document link comes from the billing import: a select of every document would not scale.
     add_columns = edit_columns = ["contract", "paid_on", "number", "amount", "status", "bank", "purpose"]
     choice_columns = {"status": ch.PAYMENT_STATUSES, "channel": PAYMENT_CHANNELS}
+    add_form_extra_fields = {"contract": contract_number_field()}
+    edit_form_extra_fields = {"contract": contract_number_field()}
     formatters_columns = {"paid_on": day, "amount": money}

@@ -21,6 +21,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -173,6 +174,33 @@ def related_filter(related_column: str, operation: str, name) -> type[RelatedCol
     return type(f"Related_{related_column}_{operation}", (RelatedColumnFilter,), {
         "related_column": related_column, "operation": operation,
         "arg_name": f"rel_{related_column}_{operation}", "name": name})
+
+
+class RelatedKeyField(StringField):
+    """A many-to-one form field typed as the related row's unique key (a contract's number) instead of
+    FAB's <select> of every related row (10 000 contracts at scale 1: ≈ 0.8 s and 470 KB per form)."""
+
+    def __init__(self, label, model, key: str, **kwargs):
+        kwargs.setdefault("validators", [DataRequired()])
+        kwargs.setdefault("widget", BS3TextFieldWidget())
+        super().__init__(label, **kwargs)
+        self.model, self.key, self.typed = model, key, ""
+
+    def _value(self):
+        if self.data is not None and not isinstance(self.data, str):
+            return getattr(self.data, self.key)
+        return self.typed
+
+    def process_formdata(self, valuelist):
+        self.typed = (valuelist[0] if valuelist else "").strip()[:100]
+        self.data = None
+        if self.typed:
+            self.data = db.session.scalars(
+                select(self.model).where(getattr(self.model, self.key) == self.typed)).first()
+
+    def pre_validate(self, form):
+        if self.typed and self.data is None:
+            raise ValidationError(gettext("Nothing found for %(value)s.", value=self.typed))
 
 
 class OptionalChoices(tuple):

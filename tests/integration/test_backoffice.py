@@ -115,7 +115,7 @@ def _contract_form(contract, **changes) -> dict:
 
 def _document_form(doc, **changes) -> dict:
     data = {
-        "contract": str(doc.contract_id), "doc_type": doc.doc_type, "number": doc.number,
+        "contract": doc.contract.number, "doc_type": doc.doc_type, "number": doc.number,
         "doc_date": doc.doc_date.isoformat(), "period": doc.period.isoformat(), "sale_kind": doc.sale_kind,
         "amount": str(doc.amount), "amount_due": str(doc.amount_due), "due_date": "",
     }

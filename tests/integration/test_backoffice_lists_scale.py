@@ -84,3 +84,31 @@ def test_list_loads_each_relation_column_with_one_statement(app, db, client, que
         page = client.get("/admin/payments/list/")
     assert page.status_code == 200
     assert many.count == few.count, "a lazy load per row would add a statement per contract"
+
+
+def _payment_form(contract_number: str, number: str) -> dict:
+    return {"contract": contract_number, "paid_on": "2024-03-05", "number": number, "amount": "123.45",
+            "status": "paid", "bank": "Банк", "purpose": "Оплата"}
+
+
+def test_payment_form_takes_the_contract_number_typed_and_refuses_an_unknown_one(app, db, client):
+    from sqlalchemy import select
+
+    from crm.models import Payment
+
+    first, second = _contracts(2)
+    _admin(client)
+    form = client.get("/admin/payments/add").get_data(as_text=True)
+    assert second.number not in form, "no <option> per contract"
+    assert client.post("/admin/payments/add", data=_payment_form(second.number, "ПП-new")).status_code == 302
+    added = db.session.scalars(select(Payment).where(Payment.number == "ПП-new")).one()
+    assert added.contract_id == second.id
+    refused = client.post("/admin/payments/add", data=_payment_form("99999999999999", "ПП-bad"))
+    assert refused.status_code == 200 and "99999999999999" in refused.get_data(as_text=True)
+    assert db.session.scalars(select(Payment).where(Payment.number == "ПП-bad")).first() is None
+    edit = client.get(f"/admin/payments/edit/{added.id}").get_data(as_text=True)
+    assert f'value="{second.number}"' in edit
+    assert client.post(f"/admin/payments/edit/{added.id}",
+                       data=_payment_form(first.number, "ПП-new")).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Payment, added.id).contract_id == first.id
