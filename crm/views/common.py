@@ -193,14 +193,47 @@ class RelatedKeyField(StringField):
 
     def process_formdata(self, valuelist):
         self.typed = (valuelist[0] if valuelist else "").strip()[:100]
-        self.data = None
+        self.data, self.ambiguous = None, False
         if self.typed:
-            self.data = db.session.scalars(
-                select(self.model).where(getattr(self.model, self.key) == self.typed)).first()
+            found = self.lookup(self.typed)
+            self.ambiguous = len(found) > 1
+            self.data = found[0] if len(found) == 1 else None
+
+    def lookup(self, typed: str) -> list:
+        """The rows the typed text names (at most two: more than one is ambiguous)."""
+        return list(db.session.scalars(
+            select(self.model).where(getattr(self.model, self.key) == typed).limit(2)))
 
     def pre_validate(self, form):
+        if self.typed and self.ambiguous:
+            raise ValidationError(self.ambiguous_message())
         if self.typed and self.data is None:
             raise ValidationError(gettext("Nothing found for %(value)s.", value=self.typed))
+
+    def ambiguous_message(self) -> str:
+        return gettext("Several rows match %(value)s.", value=self.typed)
+
+
+class CounterpartyInnField(RelatedKeyField):
+    """The counterparty typed as its INN, or "INN/KPP" where several counterparties share the INN."""
+
+    def __init__(self, label, model, **kwargs):
+        super().__init__(label, model, "inn", **kwargs)
+
+    def _value(self):
+        if self.data is not None and not isinstance(self.data, str):
+            return f"{self.data.inn}/{self.data.kpp}" if self.data.kpp else self.data.inn
+        return self.typed
+
+    def lookup(self, typed: str) -> list:
+        inn, _slash, kpp = typed.partition("/")
+        query = select(self.model).where(self.model.inn == inn.strip())
+        if kpp.strip():
+            query = query.where(self.model.kpp == kpp.strip())
+        return list(db.session.scalars(query.limit(2)))
+
+    def ambiguous_message(self) -> str:
+        return gettext("Several counterparties have INN %(inn)s: type INN/KPP.", inn=self.typed)
 
 
 class OptionalChoices(tuple):

@@ -9,6 +9,7 @@ from crm.models import Contract, ContractAccess, Counterparty, PaymentTerm
 from crm.views import choices as ch
 from crm.views.common import (
     ChoiceField,
+    CounterpartyInnField,
     CrmModelView,
     EagerSQLAInterface,
     ReadOnlyModelView,
@@ -115,6 +116,11 @@ class ContractView(CrmModelView):
         "contract_volume": format_quantity,
     }
     validators_columns = {"number": [contract_number_check], "ends_on": [not_before("starts_on")]}
+    # The counterparty typed as its INN: a <select> of 10 000 counterparties took ≈ 0.8 s per form.
+    add_form_extra_fields = {"counterparty": CounterpartyInnField(_l("Counterparty INN"), Counterparty,
+                                                                  description=_l("INN, or INN/KPP"))}
+    edit_form_extra_fields = {"counterparty": CounterpartyInnField(_l("Counterparty INN"), Counterparty,
+                                                                   description=_l("INN, or INN/KPP"))}
     # Documents and payments (hundreds per contract) live on their own filtered lists and customer 360;
     # rendering them as tabs made every contract page slow.
     related_views = [EnergyObjectView, PaymentTermView, ContractAccessView]

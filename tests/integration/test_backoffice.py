@@ -104,7 +104,7 @@ def _counterparty_with(contracts: int):
 def _contract_form(contract, **changes) -> dict:
     data = {
         "number": contract.number, "account_number": contract.account_number or "",
-        "counterparty": str(contract.counterparty_id), "branch": str(contract.branch_id),
+        "counterparty": contract.counterparty.inn, "branch": str(contract.branch_id),
         "kind": contract.kind, "status": contract.status, "price_category": contract.price_category or "",
         "signed_on": contract.signed_on.isoformat(), "starts_on": contract.starts_on.isoformat(),
         "ends_on": "", "contract_volume": "", "opening_balance": "0", "opening_balance_on": "", "tariff": "",

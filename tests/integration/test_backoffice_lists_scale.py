@@ -112,3 +112,25 @@ def test_payment_form_takes_the_contract_number_typed_and_refuses_an_unknown_one
                        data=_payment_form(first.number, "ПП-new")).status_code == 302
     db.session.expire_all()
     assert db.session.get(Payment, added.id).contract_id == first.id
+
+
+def test_contract_form_takes_the_counterparty_inn_and_asks_for_the_kpp_when_the_inn_is_shared(app, db, client):
+    contract = _contracts(1)[0]
+    head = f.counterparty(inn="7707083893", kpp="773601001")
+    branch_office = f.counterparty(inn="7707083893", kpp="780243001")
+    db.session.commit()
+    _admin(client)
+    form = client.get(f"/admin/contracts/edit/{contract.id}").get_data(as_text=True)
+    assert f'value="{contract.counterparty.inn}"' in form
+    data = {"number": contract.number, "account_number": "", "branch": str(contract.branch_id),
+            "kind": contract.kind, "status": contract.status, "price_category": "",
+            "signed_on": contract.signed_on.isoformat(), "starts_on": contract.starts_on.isoformat(),
+            "ends_on": "", "contract_volume": "", "opening_balance": "0", "opening_balance_on": "", "tariff": ""}
+    refused = client.post(f"/admin/contracts/edit/{contract.id}", data={**data, "counterparty": "7707083893"})
+    assert refused.status_code == 200 and "7707083893" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert contract.counterparty_id not in (head.id, branch_office.id)
+    saved = client.post(f"/admin/contracts/edit/{contract.id}", data={**data, "counterparty": "7707083893/780243001"})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    assert contract.counterparty_id == branch_office.id
