@@ -38,6 +38,9 @@ LATEST_APPEALS = 10
 LATEST_READINGS = 10
 LATEST_ORDERS = 10
 LATEST_AUDIT = 20
+# Objects listed per contract (the counts cover all of them; the contract's card pages through them):
+# the huge contract's 300 objects and 900 meter links made the page 425 KB.
+SHOWN_OBJECTS = 20
 
 
 @dataclass
@@ -56,6 +59,10 @@ class ContractSummary:
     @property
     def meter_count(self) -> int:
         return sum(len(point.meters) for obj in self.energy_objects for point in obj.metering_points)
+
+    @property
+    def shown_objects(self) -> list[EnergyObject]:
+        return self.energy_objects[:SHOWN_OBJECTS]
 
 
 @dataclass

@@ -134,3 +134,17 @@ def test_contract_form_takes_the_counterparty_inn_and_asks_for_the_kpp_when_the_
     assert saved.status_code == 302
     db.session.expire_all()
     assert contract.counterparty_id == branch_office.id
+
+
+def test_customer_360_lists_the_first_objects_of_a_big_contract_and_counts_all(app, db, client):
+    from crm.services.customer360 import SHOWN_OBJECTS
+
+    contract = f.contract()
+    objects = [f.energy_object(contract, code=f"EO-C{i:03d}") for i in range(SHOWN_OBJECTS + 3)]
+    for obj in objects:
+        f.meter(obj)
+    db.session.commit()
+    _admin(client)
+    page = client.get(f"/admin/customers/{contract.counterparty_id}").get_data(as_text=True)
+    assert f"EO-C{SHOWN_OBJECTS - 1:03d}" in page and f"EO-C{SHOWN_OBJECTS:03d}" not in page
+    assert "c360-objects-more" in page and str(SHOWN_OBJECTS + 3) in page.split("c360-objects-more")[1][:300]
