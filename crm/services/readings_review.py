@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select, text, true, tuple_
 from sqlalchemy.orm import defer
 
 from crm import clock
@@ -204,10 +204,9 @@ def get_act(act_id: int) -> IntervalProfile | None:
     return db.session.get(IntervalProfile, act_id)
 
 
-def review_queue(chosen: QueueFilter, limit: int = MAX_QUEUE_ROWS) -> ReviewQueue:
-    """The readings (meter-wise) and primary acts matching the filter, oldest submission first.
-    Three statements, whatever the number of rows."""
-    branches = list_branches()
+def _queue_rows(chosen: QueueFilter, limit: int) -> list:
+    """Up to `limit` + 1 queue rows in queue order, in one statement (joins every matching reading
+    before the LIMIT: the portable form, for SQLite and the "all statuses" filter)."""
     readings_query = (
         select(Reading, Register, Meter, EnergyObject, Contract, Counterparty.short_name, Branch.code)
         .join(Register, Reading.register_id == Register.id)
@@ -226,7 +225,76 @@ def review_queue(chosen: QueueFilter, limit: int = MAX_QUEUE_ROWS) -> ReviewQueu
         readings_query = readings_query.where(Reading.period == chosen.period)
     if chosen.status is not None:
         readings_query = readings_query.where(Reading.status == chosen.status)
-    rows = db.session.execute(readings_query).all()
+    return db.session.execute(readings_query).all()
+
+
+#: the periods having readings of a status, by a loose index scan of ix_reading_status_period (one
+#: probe per period instead of reading every reading of the status)
+_QUEUE_PERIODS = text(
+    "WITH RECURSIVE queue_period(period) AS ("
+    " SELECT min(period) FROM reading WHERE status = :status"
+    " UNION ALL"
+    " SELECT (SELECT min(later.period) FROM reading AS later"
+    "         WHERE later.status = :status AND later.period > queue_period.period)"
+    " FROM queue_period WHERE queue_period.period IS NOT NULL)"
+    " SELECT period FROM queue_period WHERE period IS NOT NULL ORDER BY period")
+
+
+def _queue_rows_by_period(chosen: QueueFilter, limit: int) -> list:
+    """The same rows as `_queue_rows`, on PostgreSQL: period by period (the first key of the order),
+    contracts walked in number order through `contract_number_key`, each contract's readings of the
+    period found through a LATERAL subquery, so the LIMIT stops the walk after `limit` + 1 rows (the
+    one-statement form joined all 40 000 submitted readings first: 0.9 s at scale 1). One statement
+    for the periods, then one per period until the page is full."""
+    if chosen.period is not None:
+        periods = [chosen.period]
+    else:
+        periods = list(db.session.scalars(_QUEUE_PERIODS, {"status": chosen.status}))
+    rows: list = []
+    for period in periods:
+        keys = (
+            select(Reading.id.label("reading_id"), Register.id.label("register_id"),
+                   Register.position.label("position"), Meter.id.label("meter_id"), Meter.serial.label("serial"),
+                   EnergyObject.id.label("object_id"))
+            .select_from(EnergyObject)
+            .join(MeteringPoint, MeteringPoint.energy_object_id == EnergyObject.id)
+            .join(Meter, Meter.metering_point_id == MeteringPoint.id)
+            .join(Register, Register.meter_id == Meter.id)
+            .join(Reading, Reading.register_id == Register.id)
+            .where(EnergyObject.contract_id == Contract.id, Reading.period == period,
+                   Reading.status == chosen.status)
+            .correlate(Contract)
+            .offset(0)              # keeps the subquery LATERAL (not flattened into one big join)
+            .lateral("queue_key")
+        )
+        query = (
+            select(Reading, Register, Meter, EnergyObject, Contract, Counterparty.short_name, Branch.code)
+            .select_from(Contract)
+            .join(Counterparty, Contract.counterparty_id == Counterparty.id)
+            .join(Branch, Contract.branch_id == Branch.id)
+            .join(keys, true())
+            .join(Reading, Reading.id == keys.c.reading_id)
+            .join(Register, Register.id == keys.c.register_id)
+            .join(Meter, Meter.id == keys.c.meter_id)
+            .join(EnergyObject, EnergyObject.id == keys.c.object_id)
+            .order_by(Contract.number, keys.c.serial, keys.c.meter_id, keys.c.position, keys.c.register_id,
+                      keys.c.reading_id)
+            .limit(limit + 1 - len(rows))
+        )
+        rows += db.session.execute(_scope(query, chosen)).all()
+        if len(rows) > limit:
+            break
+    return rows
+
+
+def review_queue(chosen: QueueFilter, limit: int = MAX_QUEUE_ROWS) -> ReviewQueue:
+    """The readings (meter-wise) and primary acts matching the filter, oldest submission first.
+    Three statements, whatever the number of rows."""
+    branches = list_branches()
+    if db.session.get_bind().dialect.name == "postgresql" and chosen.status is not None:
+        rows = _queue_rows_by_period(chosen, limit)
+    else:
+        rows = _queue_rows(chosen, limit)
     truncated = len(rows) > limit
     items: dict[tuple[int, date], MeterItem] = {}
     for reading, register, meter, energy_object, contract, counterparty_name, branch_code in rows[:limit]:

@@ -329,3 +329,23 @@ def test_the_queue_speaks_english_when_the_staff_member_switches_language(app):
     client.get("/lang/en")
     html = client.get("/admin/readings/review/").get_data(as_text=True)
     assert "Readings review" in html and "No readings match the filter." in html
+
+
+def test_queue_limit_takes_periods_oldest_first_then_contracts_meters_registers(app, site):
+    """The LIMIT of the queue cuts the same ordered list whatever the form of the query (on PostgreSQL
+    the queue walks period by period and contract by contract): oldest period first, then contract
+    number, meter serial, register."""
+    with data(app):
+        late = db.session.get(Reading, site.r_other)
+        late.period = date(2024, 2, 1)                  # contract B's reading moves to February
+        db.session.flush()
+        expected = [site.r_single, site.r_day, site.r_night, site.r_other]      # SZ-200 before TZ-100
+        for limit in range(1, 5):
+            queue = review.review_queue(review.QueueFilter(), limit=limit)
+            shown = [reading.id for item in queue.items for _register, reading in item.readings]
+            assert shown == expected[:limit]
+            assert queue.truncated is (limit < len(expected))
+        february = review.review_queue(review.QueueFilter(period=date(2024, 2, 1)))
+        assert [reading.id for item in february.items for _register, reading in item.readings] == [site.r_other]
+        accepted = review.review_queue(review.QueueFilter(status="accepted"))
+        assert [reading.id for item in accepted.items for _register, reading in item.readings] == [site.r_old]
