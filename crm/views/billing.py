@@ -10,20 +10,18 @@ from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
     RelatedKeyField,
+    contract_number_search,
     day,
     money,
     not_before,
     period,
-    related_filter,
 )
 from crm.views.labels import labels
 
 BILLING = {"Billing operator": "edit", "Curator": "read", "Auditor": "read"}
 
 # Filter by the contract's number typed as text (a select of every contract would not scale).
-CONTRACT_NUMBER_SEARCH = {"contract": [related_filter("number", "eq", _l("Contract number equal to")),
-                                       related_filter("number", "sw", _l("Contract number starts with"))]}
-
+CONTRACT_NUMBER_SEARCH = contract_number_search()
 
 
 def contract_number_field() -> RelatedKeyField:

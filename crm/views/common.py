@@ -236,6 +236,12 @@ class CounterpartyInnField(RelatedKeyField):
         return gettext("Several counterparties have INN %(inn)s: type INN/KPP.", inn=self.typed)
 
 
+def contract_number_search() -> dict:
+    """`related_search` of a view with a `contract` relation: the contract's number typed as text."""
+    return {"contract": [related_filter("number", "eq", _l("Contract number equal to")),
+                         related_filter("number", "sw", _l("Contract number starts with"))]}
+
+
 class OptionalChoices(tuple):
     """Choices of a column that may stay empty (see `CrmModelView.choice_columns`)."""
 

@@ -21,6 +21,7 @@ from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
     add_category_views,
+    contract_number_search,
     flash_refusal,
     money,
     row_or_404,
@@ -104,6 +105,7 @@ class ServiceOrderView(CrmModelView):
     show_columns = ["number", "created_at", "service", "user", "contract", "contact_name", "phone", "task", "status",
                     "staff_comment", "processed_at", "bill_document_id"]
     search_columns = ["number", "status", "service", "contract", "contact_name", "phone", "created_at"]
+    related_search = contract_number_search()
     base_order = ("created_at", "desc")
     formatters_columns = {"created_at": timestamp, "processed_at": timestamp, "status": _order_status}
     choice_columns = {"status": (("new", _l("Received")), ("in_progress", _l("In progress")),

@@ -15,6 +15,7 @@ from crm.views.common import (
     ReadOnlyModelView,
     choice_formatter,
     contract_number_check,
+    contract_number_search,
     counterparty_link,
     day,
     inn_check,
@@ -44,6 +45,7 @@ class PaymentTermView(CrmModelView):
     list_columns = ["contract", "kind", "day_of_month", "month_offset", "percent"]
     show_columns = add_columns = edit_columns = ["contract", "kind", "day_of_month", "month_offset", "percent"]
     search_columns = ["contract", "kind"]
+    related_search = contract_number_search()
     base_order = ("day_of_month", "asc")
     choice_columns = {"kind": ch.PAYMENT_TERM_KINDS}
     formatters_columns = {"month_offset": choice_formatter(MONTH_OFFSETS)}

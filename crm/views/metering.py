@@ -10,10 +10,12 @@ from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
+    contract_number_search,
     day,
     first_of_month_check,
     not_before,
     period,
+    related_filter,
     yes_no,
 )
 from crm.views.labels import labels
@@ -34,6 +36,8 @@ class RegisterView(CrmModelView):
     label_columns = labels(position=_l("Order"))
     list_columns = show_columns = add_columns = edit_columns = ["meter", "zone", "direction", "position"]
     search_columns = ["meter", "zone", "direction"]
+    related_search = {"meter": [related_filter("serial", "eq", _l("Meter serial number equal to")),
+                                related_filter("serial", "sw", _l("Meter serial number starts with"))]}
     base_order = ("position", "asc")
     choice_columns = {"zone": ch.TARIFF_ZONES, "direction": ch.DIRECTIONS}
 
@@ -52,6 +56,7 @@ class MeterView(CrmModelView):
     search_columns = ["serial", "model", "metering_point", "status", "interval_metering", "verification_date",
                       "next_verification_date", "external_id"]
     base_order = ("serial", "asc")
+    related_search = {"metering_point": [related_filter("name", "ct", _l("Metering point name contains"))]}
     show_columns = ["serial", "model", "metering_point", "status", "digits_integer", "digits_fraction",
                     "verification_date", "next_verification_date", "interval_metering", "customer_label",
                     "external_id"]
@@ -76,6 +81,8 @@ class MeteringPointView(CrmModelView):
     label_columns = labels()
     list_columns = ["name", "energy_object", "voltage_level", "transformation_ratio", "losses_percent"]
     search_columns = ["name", "energy_object", "voltage_level", "external_id"]
+    related_search = {"energy_object": [related_filter("code", "eq", _l("Energy object code equal to")),
+                                        related_filter("name", "ct", _l("Energy object name contains"))]}
     base_order = ("name", "asc")
     show_columns = ["name", "energy_object", "voltage_level", "transformation_ratio", "losses_percent",
                     "external_id"]
@@ -96,6 +103,7 @@ class EnergyObjectView(CrmModelView):
     label_columns = labels()
     list_columns = ["code", "name", "contract", "address", "status"]
     search_columns = ["code", "name", "contract", "address", "status", "external_id"]
+    related_search = contract_number_search()
     base_order = ("code", "asc")
     show_columns = ["code", "name", "contract", "address", "status", "external_id"]
     add_columns = edit_columns = ["contract", "code", "name", "address", "status"]

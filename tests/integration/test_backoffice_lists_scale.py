@@ -148,3 +148,19 @@ def test_customer_360_lists_the_first_objects_of_a_big_contract_and_counts_all(a
     page = client.get(f"/admin/customers/{contract.counterparty_id}").get_data(as_text=True)
     assert f"EO-C{SHOWN_OBJECTS - 1:03d}" in page and f"EO-C{SHOWN_OBJECTS:03d}" not in page
     assert "c360-objects-more" in page and str(SHOWN_OBJECTS + 3) in page.split("c360-objects-more")[1][:300]
+
+
+def test_metering_lists_filter_by_typed_related_keys_without_a_select_of_every_row(app, db, client):
+    first, second = _contracts(2)
+    meters = [f.meter(f.energy_object(contract, code=f"EO-M{i}")) for i, contract in enumerate((first, second))]
+    db.session.commit()
+    _admin(client)
+    objects = client.get(f"/admin/energy-objects/list/?_flt_0_contract={second.number}").get_data(as_text=True)
+    assert "EO-M1" in objects and "EO-M0" not in objects
+    registers = client.get(f"/admin/registers/list/?_flt_0_meter={meters[0].serial}").get_data(as_text=True)
+    assert f'value="{meters[1].id}"' not in registers
+    listing = client.get("/admin/meters/list/").get_data(as_text=True)
+    point = meters[0].metering_point
+    assert f'<option value="{point.id}"' not in listing, "no metering point <option> in the search form"
+    found = client.get(f"/admin/meters/list/?_flt_0_metering_point={point.name}").get_data(as_text=True)
+    assert meters[0].serial in found and meters[1].serial not in found
