@@ -21,7 +21,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.orm import selectinload
 from wtforms import SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -157,6 +157,10 @@ class RelatedColumnFilter(BaseFilter):
             return query
         relation = getattr(self.model, self.column_name)
         target = getattr(relation.property.mapper.class_, self.related_column)
+        if self.related_column == "id":
+            if not (value.isdigit() and len(value) < 10):
+                return query.filter(false())
+            value = int(value)
         if self.operation == "sw":
             condition = target.ilike(_like_escaped(value) + "%", escape="\\")
         elif self.operation == "ct":
@@ -188,7 +192,7 @@ class RelatedKeyField(StringField):
 
     def _value(self):
         if self.data is not None and not isinstance(self.data, str):
-            return getattr(self.data, self.key)
+            return str(getattr(self.data, self.key))
         return self.typed
 
     def process_formdata(self, valuelist):
@@ -201,8 +205,13 @@ class RelatedKeyField(StringField):
 
     def lookup(self, typed: str) -> list:
         """The rows the typed text names (at most two: more than one is ambiguous)."""
+        value: str | int = typed
+        if self.key == "id":
+            if not (typed.isdigit() and len(typed) < 10):
+                return []
+            value = int(typed)
         return list(db.session.scalars(
-            select(self.model).where(getattr(self.model, self.key) == typed).limit(2)))
+            select(self.model).where(getattr(self.model, self.key) == value).limit(2)))
 
     def pre_validate(self, form):
         if self.typed and self.ambiguous:

@@ -5,11 +5,12 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import NumberRange
 
-from crm.models import EnergyObject, Meter, MeteringPoint, ReadingsWindow, Register
+from crm.models import Contract, EnergyObject, Meter, MeteringPoint, ReadingsWindow, Register
 from crm.views import choices as ch
 from crm.views.common import (
     CrmModelView,
     EagerSQLAInterface,
+    RelatedKeyField,
     contract_number_search,
     day,
     first_of_month_check,
@@ -19,6 +20,16 @@ from crm.views.common import (
     yes_no,
 )
 from crm.views.labels import labels
+
+
+# Add/edit forms take a relation typed as a key instead of a <select> of every row (60 000 metering
+# points or meters at scale 1: 2–7 s and 2–4 MB per form); rows without a unique business key by id.
+def _contract_field() -> RelatedKeyField:
+    return RelatedKeyField(_l("Contract number"), Contract, "number", description=_l("14 digits"))
+
+
+def _id_field(label, model) -> RelatedKeyField:
+    return RelatedKeyField(label, model, "id", description=_l("The number in its card's address"))
 
 CURATION = {"Curator": "edit", "Auditor": "read"}
 
@@ -38,6 +49,8 @@ class RegisterView(CrmModelView):
     search_columns = ["meter", "zone", "direction"]
     related_search = {"meter": [related_filter("serial", "eq", _l("Meter serial number equal to")),
                                 related_filter("serial", "sw", _l("Meter serial number starts with"))]}
+    add_form_extra_fields = {"meter": _id_field(_l("Meter id"), Meter)}
+    edit_form_extra_fields = {"meter": _id_field(_l("Meter id"), Meter)}
     base_order = ("position", "asc")
     choice_columns = {"zone": ch.TARIFF_ZONES, "direction": ch.DIRECTIONS}
 
@@ -57,6 +70,8 @@ class MeterView(CrmModelView):
                       "next_verification_date", "external_id"]
     base_order = ("serial", "asc")
     related_search = {"metering_point": [related_filter("name", "ct", _l("Metering point name contains"))]}
+    add_form_extra_fields = {"metering_point": _id_field(_l("Metering point id"), MeteringPoint)}
+    edit_form_extra_fields = {"metering_point": _id_field(_l("Metering point id"), MeteringPoint)}
     show_columns = ["serial", "model", "metering_point", "status", "digits_integer", "digits_fraction",
                     "verification_date", "next_verification_date", "interval_metering", "customer_label",
                     "external_id"]
@@ -83,6 +98,8 @@ class MeteringPointView(CrmModelView):
     search_columns = ["name", "energy_object", "voltage_level", "external_id"]
     related_search = {"energy_object": [related_filter("code", "eq", _l("Energy object code equal to")),
                                         related_filter("name", "ct", _l("Energy object name contains"))]}
+    add_form_extra_fields = {"energy_object": _id_field(_l("Energy object id"), EnergyObject)}
+    edit_form_extra_fields = {"energy_object": _id_field(_l("Energy object id"), EnergyObject)}
     base_order = ("name", "asc")
     show_columns = ["name", "energy_object", "voltage_level", "transformation_ratio", "losses_percent",
                     "external_id"]
@@ -104,6 +121,8 @@ class EnergyObjectView(CrmModelView):
     list_columns = ["code", "name", "contract", "address", "status"]
     search_columns = ["code", "name", "contract", "address", "status", "external_id"]
     related_search = contract_number_search()
+    add_form_extra_fields = {"contract": _contract_field()}
+    edit_form_extra_fields = {"contract": _contract_field()}
     base_order = ("code", "asc")
     show_columns = ["code", "name", "contract", "address", "status", "external_id"]
     add_columns = edit_columns = ["contract", "code", "name", "address", "status"]

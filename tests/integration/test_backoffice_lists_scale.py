@@ -164,3 +164,23 @@ def test_metering_lists_filter_by_typed_related_keys_without_a_select_of_every_r
     assert f'<option value="{point.id}"' not in listing, "no metering point <option> in the search form"
     found = client.get(f"/admin/meters/list/?_flt_0_metering_point={point.name}").get_data(as_text=True)
     assert meters[0].serial in found and meters[1].serial not in found
+
+
+def test_metering_point_form_takes_the_object_by_its_id_and_refuses_text(app, db, client):
+    from sqlalchemy import select
+
+    from crm.models import MeteringPoint
+
+    contract = _contracts(1)[0]
+    obj = f.energy_object(contract)
+    db.session.commit()
+    _admin(client)
+    assert f'<option value="{obj.id}"' not in client.get("/admin/metering-points/add").get_data(as_text=True)
+    data = {"name": "ТУ typed", "voltage_level": "", "transformation_ratio": "1", "losses_percent": "0"}
+    refused = client.post("/admin/metering-points/add", data={**data, "energy_object": "abc"})
+    assert refused.status_code == 200
+    assert db.session.scalars(select(MeteringPoint).where(MeteringPoint.name == "ТУ typed")).first() is None
+    saved = client.post("/admin/metering-points/add", data={**data, "energy_object": str(obj.id)})
+    assert saved.status_code == 302, saved.get_data(as_text=True)[-3000:]
+    assert db.session.scalars(select(MeteringPoint).where(MeteringPoint.name == "ТУ typed")).one().energy_object_id \
+        == obj.id
