@@ -68,6 +68,12 @@ class ContractAccessView(ReadOnlyModelView):
     list_columns = ["contract", "user", "role", "granted_at", "confirmed_at", "granted_by"]
     show_columns = ["contract", "user", "role", "energy_objects", "granted_at", "confirmed_at", "granted_by"]
     search_columns = ["contract", "user", "role", "granted_at", "confirmed_at"]
+    # Typed filters (selects of 10 000 contracts and 20 000 users took 3 s); index 0 stays the contract's id
+    # for the links `?_flt_0_contract=<id>` of the contract pages.
+    related_search = {"contract": [related_filter("id", "eq", _l("Contract id equal to")),
+                                   *contract_number_search()["contract"]],
+                      "user": [related_filter("email", "ct", _l("User e-mail contains")),
+                               related_filter("username", "eq", _l("User login equal to"))]}
     base_order = ("granted_at", "desc")
     choice_columns = {"role": ch.CONTRACT_ROLES}
     formatters_columns = {

@@ -184,3 +184,16 @@ def test_metering_point_form_takes_the_object_by_its_id_and_refuses_text(app, db
     assert saved.status_code == 302, saved.get_data(as_text=True)[-3000:]
     assert db.session.scalars(select(MeteringPoint).where(MeteringPoint.name == "ТУ typed")).one().energy_object_id \
         == obj.id
+
+
+def test_contract_access_list_keeps_the_contract_id_link_and_filters_by_user_email(app, db, client):
+    first, second = _contracts(2)
+    f.grant(f.user("first-holder@client.example"), first, "manager")
+    f.grant(f.user("second-holder@client.example"), second, "manager")
+    db.session.commit()
+    _admin(client)
+    page = client.get(f"/admin/contract-access/list/?_flt_0_contract={second.id}").get_data(as_text=True)
+    assert second.number in page and first.number not in page
+    page = client.get("/admin/contract-access/list/?_flt_0_user=first-holder").get_data(as_text=True)
+    assert first.number in page and second.number not in page
+    assert client.get("/admin/contract-access/list/?_flt_0_contract=abc").status_code == 200
