@@ -257,16 +257,16 @@ def readings_history(grant: ContractGrant, period_from: date, period_to: date,
         in_filter.append(Reading.status == status)
     # Per meter of the filter (plain rows, page order): how many (register, period) it has readings for
     # — a register shows one reading per period, the latest should a resubmission leave two.
-    # Only the registers of the shown objects' meters (ix_reading_register_period): aggregating the
-    # readings of every contract first and joining the meters after cost 1-2 s at scale 1.
-    shown_registers = (select(Register.id).join(Meter, Meter.id == Register.meter_id)
-                       .join(MeteringPoint, MeteringPoint.id == Meter.metering_point_id)
-                       .where(MeteringPoint.energy_object_id.in_(shown_ids)))
-    pairs = (select(Reading.register_id, Reading.period)
-             .where(Reading.register_id.in_(shown_registers), *in_filter)
-             .group_by(Reading.register_id, Reading.period).subquery())
-    counts = (select(Register.meter_id.label("meter_id"), func.count().label("readings"))
-              .join(pairs, pairs.c.register_id == Register.id).group_by(Register.meter_id).subquery())
+    # Only the registers of the shown objects' meters (ix_reading_register_period), each with its meter:
+    # aggregating the readings of every contract first and joining the meters after cost 1-2 s at scale 1.
+    pairs = (select(Register.meter_id.label("meter_id"), Reading.register_id, Reading.period)
+             .join(Register, Register.id == Reading.register_id)
+             .join(Meter, Meter.id == Register.meter_id)
+             .join(MeteringPoint, MeteringPoint.id == Meter.metering_point_id)
+             .where(MeteringPoint.energy_object_id.in_(shown_ids), *in_filter)
+             .group_by(Register.meter_id, Reading.register_id, Reading.period).subquery())
+    counts = (select(pairs.c.meter_id, func.count().label("readings"))
+              .group_by(pairs.c.meter_id).subquery())
     meter_rows = db.session.execute(
         select(Meter.id, MeteringPoint.energy_object_id, func.coalesce(counts.c.readings, 0))
         .join(MeteringPoint, Meter.metering_point_id == MeteringPoint.id)
