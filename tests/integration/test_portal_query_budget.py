@@ -76,6 +76,7 @@ def demo_results(app):
     figures are kept)."""
     from crm.services.demo import DEMO_LOGINS, seed_demo
 
+    csrf_before = app.config.get("WTF_CSRF_ENABLED", True)
     app.config["WTF_CSRF_ENABLED"] = False
     try:
         with app.app_context():
@@ -84,7 +85,7 @@ def demo_results(app):
         customers = [(login, password) for login, password, _ in DEMO_LOGINS if "@" in login]
         yield _measure_all(app, customers)
     finally:
-        app.config["WTF_CSRF_ENABLED"] = True
+        app.config["WTF_CSRF_ENABLED"] = csrf_before  # the session app is shared by every later test
 
 
 def test_every_portal_page_stays_within_ten_statements_for_every_demo_customer(demo_results):
