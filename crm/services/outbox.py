@@ -303,7 +303,7 @@ class _SmtpConnection:
         if client is not None:
             try:
                 client.close()
-            except OSError:
+            except OSError:  # the socket is already broken: nothing is left to release or report
                 pass
 
 
