@@ -141,7 +141,7 @@ class Gunicorn:
             try:
                 if requests.get(f"{self.base}/healthz", timeout=5).status_code == 200:
                     return self.base
-            except requests.RequestException:
+            except requests.RequestException:  # not listening yet: poll again until the deadline
                 pass
             time.sleep(0.3)
         raise AssertionError(f"gunicorn did not answer /healthz within {timeout:.0f} s:\n{self.log()}")
